@@ -1,0 +1,124 @@
+"""Environment configuration, read and validated once at start-up (contract: "Environment")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_DATABASE_URL: Final = "sqlite+aiosqlite:///./lastmile.db"
+KNOWN_CHANNELS: Final = frozenset({"console", "twilio", "sendgrid", "fcm"})
+_DB_SCHEMES: Final = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+class SettingsError(Exception):
+    """A configuration value is invalid; the message names the variable, never its secret value."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None  # None: start the embedded Redis
+    public_url: str = "http://127.0.0.1:8080"
+    channels: tuple[str, ...] = ("console",)
+    dev: bool = False
+    raw_payload_retention_days: int = Field(default=30, ge=1, le=3650)
+    outbox_poll_s: float = Field(default=1.0, gt=0, le=60)
+    log_level: str = "INFO"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_from: str | None = None
+    google_application_credentials: str | None = None
+    twilio_base_url: str | None = None
+    sendgrid_base_url: str | None = None
+    fcm_base_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(_DB_SCHEMES):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("channels")
+    @classmethod
+    def _known_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - KNOWN_CHANNELS)
+        if unknown:
+            raise ValueError(
+                f"unknown channel(s) {', '.join(unknown)}; use {sorted(KNOWN_CHANNELS)}"
+            )
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+_ENV: Final[Mapping[str, str]] = {
+    "LASTMILE_DATABASE_URL": "database_url",
+    "LASTMILE_REDIS_URL": "redis_url",
+    "LASTMILE_PUBLIC_URL": "public_url",
+    "LASTMILE_CHANNELS": "channels",
+    "LASTMILE_DEV": "dev",
+    "LASTMILE_RAW_PAYLOAD_RETENTION_DAYS": "raw_payload_retention_days",
+    "LASTMILE_OUTBOX_POLL_S": "outbox_poll_s",
+    "LASTMILE_LOG_LEVEL": "log_level",
+    "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+    "TWILIO_FROM_NUMBER": "twilio_from_number",
+    "SENDGRID_API_KEY": "sendgrid_api_key",
+    "SENDGRID_FROM": "sendgrid_from",
+    "GOOGLE_APPLICATION_CREDENTIALS": "google_application_credentials",
+    "LASTMILE_TWILIO_BASE_URL": "twilio_base_url",
+    "LASTMILE_SENDGRID_BASE_URL": "sendgrid_base_url",
+    "LASTMILE_FCM_BASE_URL": "fcm_base_url",
+}
+_FIELD_TO_ENV: Final = {field: env for env, field in _ENV.items()}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build Settings from the environment.
+
+    Raises SettingsError naming the offending variable (never echoing a secret's value).
+    """
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for name, field in _ENV.items():
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        if field == "channels":
+            raw[field] = tuple(part.strip() for part in value.split(",") if part.strip())
+        elif field == "dev":
+            raw[field] = value.lower() in {"1", "true", "yes", "on"}
+        else:
+            raw[field] = value
+    raw.update(overrides)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            problems.append(f"{_FIELD_TO_ENV.get(field, field)}: {err['msg']}")
+        raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
