@@ -1,0 +1,60 @@
+"""Carrier connections: which tenant a webhook URL belongs to and how it authenticates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.ids import new_id
+from gateway.store.tables import carrier_connections
+from webhooks.base import AuthScheme, ConnectionAuth
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierConnection:
+    id: str
+    tenant_id: str
+    carrier: str
+    auth: ConnectionAuth
+
+
+async def create_connection(
+    conn: AsyncConnection, tenant_id: str, carrier: str, auth: ConnectionAuth
+) -> str:
+    connection_id = new_id("cc")
+    await conn.execute(
+        carrier_connections.insert().values(
+            id=connection_id,
+            tenant_id=tenant_id,
+            carrier=carrier,
+            scheme=auth.scheme.value,
+            header=auth.header,
+            secrets=[s.decode() for s in auth.secrets],
+            created_at=datetime.now(UTC),
+        )
+    )
+    return connection_id
+
+
+async def get_connection(
+    conn: AsyncConnection, connection_id: str, carrier: str
+) -> CarrierConnection | None:
+    row = (
+        await conn.execute(
+            sa.select(carrier_connections).where(
+                carrier_connections.c.id == connection_id,
+                carrier_connections.c.carrier == carrier,
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    auth = ConnectionAuth(
+        scheme=AuthScheme(row.scheme),
+        header=row.header,
+        secrets=tuple(s.encode() for s in row.secrets),
+    )
+    return CarrierConnection(row.id, row.tenant_id, row.carrier, auth)

@@ -1,0 +1,51 @@
+"""Outbox rows: work committed with its cause, waiting for the relay to hand it to arq."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.store.tables import outbox
+
+
+@dataclass(frozen=True, slots=True)
+class PendingJob:
+    job_id: str
+    function: str
+    args: list[Any]
+
+
+async def claim_pending(conn: AsyncConnection, limit: int) -> list[PendingJob]:
+    """Oldest rows not yet handed to arq (read only: arq's job-id check stops doubles)."""
+    query = (
+        sa.select(outbox.c.job_id, outbox.c.function, outbox.c.args)
+        .where(outbox.c.enqueued_at.is_(None))
+        .order_by(outbox.c.created_at)
+        .limit(limit)
+    )
+    return [
+        PendingJob(r.job_id, r.function, list(r.args)) for r in (await conn.execute(query)).all()
+    ]
+
+
+async def mark_enqueued(conn: AsyncConnection, job_ids: list[str]) -> None:
+    if job_ids:
+        await conn.execute(
+            outbox.update()
+            .where(outbox.c.job_id.in_(job_ids))
+            .values(enqueued_at=datetime.now(UTC))
+        )
+
+
+async def count_pending(conn: AsyncConnection) -> int:
+    query = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.enqueued_at.is_(None))
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def purge_enqueued(conn: AsyncConnection, before: datetime) -> int:
+    result = await conn.execute(outbox.delete().where(outbox.c.enqueued_at < before))
+    return int(result.rowcount or 0)
