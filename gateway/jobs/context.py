@@ -1,0 +1,20 @@
+"""What every job finds in arq's ctx, typed."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.settings import Settings
+
+
+class JobContext(TypedDict, total=False):
+    redis: ArqRedis
+    job_id: str
+    job_try: int
+    enqueue_time: Any
+    score: int
+    settings: Settings
+    db: AsyncEngine

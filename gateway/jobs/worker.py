@@ -1,0 +1,56 @@
+"""arq worker settings: the job registry, cron jobs and the resources jobs share."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from arq import cron
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from gateway.jobs.purge import purge_expired
+from gateway.jobs.shipment_changed import shipment_changed
+from gateway.relay import OutboxRelay
+from gateway.settings import Settings
+from gateway.store.db import create_engine
+
+# Every job the gateway enqueues, by name: one line per job.
+FUNCTIONS: Final[tuple[Any, ...]] = (shipment_changed,)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx["settings"]
+    if "db" not in ctx:  # tests hand in their own engine
+        ctx["db"] = create_engine(settings.database_url)
+        ctx["owns_db"] = True
+    if ctx.get("run_relay", True):
+        # Workers relay too, so outbox rows move even when no `serve` process is up.
+        relay = OutboxRelay(ctx["db"], ctx["redis"], poll_s=settings.outbox_poll_s)
+        relay.start()
+        ctx["relay"] = relay
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    relay: OutboxRelay | None = ctx.pop("relay", None)
+    if relay is not None:
+        await relay.stop()
+    if ctx.pop("owns_db", False):
+        await ctx.pop("db").dispose()
+
+
+def build_worker(settings: Settings, redis_url: str, **overrides: Any) -> Worker:
+    """A Worker wired to `settings`; tests pass burst=True, handle_signals=False, ctx=..."""
+    ctx = overrides.pop("ctx", {})
+    options: dict[str, Any] = {
+        "functions": FUNCTIONS,
+        "cron_jobs": [cron(purge_expired, hour={3}, minute={17}, run_at_startup=False)],  # type: ignore[arg-type]
+        "redis_settings": RedisSettings.from_dsn(redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {"settings": settings, **ctx},
+        "max_jobs": 50,
+        "keep_result": 3600,
+        "max_tries": 6,
+    }
+    options.update(overrides)
+    return Worker(**options)

@@ -1,0 +1,34 @@
+"""Prometheus metrics, one registry per process (scrape every process)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Histogram
+
+WEBHOOK_REQUESTS: Final = Counter(
+    "lastmile_webhook_requests_total", "Carrier webhook requests by outcome", ["carrier", "outcome"]
+)
+EVENTS_ACCEPTED: Final = Counter(
+    "lastmile_events_accepted_total", "Canonical events accepted (before dedup)", ["carrier"]
+)
+EVENTS_DUPLICATE: Final = Counter(
+    "lastmile_events_duplicate_total",
+    "Accepted events that were already on the timeline",
+    ["carrier"],
+)
+UNKNOWN_STATUS_CODES: Final = Counter(
+    "lastmile_unknown_status_codes_total",
+    "Carrier status codes with no canonical mapping",
+    ["carrier", "code"],
+)
+OUTBOX_RELAYED: Final = Counter("lastmile_outbox_relayed_total", "Outbox jobs handed to arq")
+OUTBOX_RELAY_ERRORS: Final = Counter(
+    "lastmile_outbox_relay_errors_total", "Relay rounds that failed"
+)
+INGEST_BATCH_SIZE: Final = Histogram(
+    "lastmile_ingest_batch_size",
+    "Requests committed per ingest transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+JOBS_RUN: Final = Counter("lastmile_jobs_total", "Worker jobs finished", ["function", "outcome"])
