@@ -1,0 +1,121 @@
+"""`lastmile` commands (contract: "Processes and configuration")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import NoReturn
+
+import click
+from aiohttp import web
+
+from gateway.logs import configure_logging
+from gateway.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"lastmile: {message}", err=True)
+    sys.exit(2)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(None, **overrides)
+    except SettingsError as exc:
+        _fail(str(exc))
+    configure_logging(settings.log_level)
+    return settings
+
+
+def _require_redis(settings: Settings) -> str:
+    if settings.redis_url is None:
+        _fail("LASTMILE_REDIS_URL is required here (`lastmile demo` starts its own Redis)")
+    return settings.redis_url
+
+
+@click.group()
+def main() -> None:
+    """Lastmile Gateway: last-mile tracking and customer notifications."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the HTTP gateway (run as many as you like behind a load balancer)."""
+    from gateway.app import create_app
+
+    settings = _settings()
+    _require_redis(settings)
+    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+
+
+@main.command()
+def worker() -> None:
+    """Run the arq worker (run as many as you like)."""
+    from gateway.jobs.worker import build_worker
+
+    settings = _settings()
+    build_worker(settings, _require_redis(settings)).run()
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (idempotent)."""
+    from gateway.store.migrate import upgrade
+
+    settings = _settings()
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:  # a clear line, not a stack trace, for a bad URL or dead server
+        _fail(f"migration failed: {type(exc).__name__}: {exc}")
+    click.echo("database schema is up to date")
+
+
+@main.group()
+def tenants() -> None:
+    """Manage stores (tenants)."""
+
+
+@tenants.command("create")
+@click.argument("name")
+def tenants_create(name: str) -> None:
+    """Create a store and print its API key once, as one JSON line."""
+    from gateway.store import tenants as tenant_store
+    from gateway.store.db import create_engine
+
+    settings = _settings()
+    name = name.strip()
+    if not name or len(name) > 200:
+        _fail("NAME must be 1 to 200 characters")
+
+    async def create() -> tuple[str, str]:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await tenant_store.create_tenant(conn, name)
+        finally:
+            await engine.dispose()
+
+    try:
+        tenant_id, api_key = asyncio.run(create())
+    except Exception as exc:
+        _fail(f"could not create the tenant ({type(exc).__name__}); has `lastmile migrate` run?")
+    click.echo(json.dumps({"tenant_id": tenant_id, "api_key": api_key}))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Everything in one process tree: embedded Redis, SQLite, gateway, worker, demo store."""
+    from gateway.demo import run_demo
+
+    settings = _settings(dev=True)
+    if settings.public_url == Settings.model_fields["public_url"].default:
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+    run_demo(settings, host=host, port=port)
