@@ -18,26 +18,27 @@ class ShipmentState:
     status: Status
     status_at: datetime | None  # occurred_at of the event that set `status`
     estimated_delivery: date | None
+    eta_at: datetime | None = None  # occurred_at of the event that set `estimated_delivery`
 
 
 def apply_event(
     state: ShipmentState, status: Status, occurred_at: datetime, estimated_delivery: date | None
 ) -> ShipmentState:
-    """The state after one more event, whatever order events arrive in.
+    """The state after one more event. The result depends on the set of events, not their order:
 
-    - the newest event (by occurred_at) sets the status; an older one never moves it backwards;
-    - `unknown` codes join the timeline but never replace a known status;
-    - terminal statuses are left only for a later terminal status;
-    - the ETA follows the newest event that carries one.
+    - status is the newest terminal event's if there is one, else the newest known event's,
+      else `unknown` (an unmapped code joins the timeline but never replaces a known status);
+    - the ETA is the one carried by the newest event that carries one.
     """
-    newer = state.status_at is None or occurred_at >= state.status_at
-    if not newer:
-        return state
     new = state
-    if estimated_delivery is not None:
-        new = replace(new, estimated_delivery=estimated_delivery)
-    if status is Status.UNKNOWN and state.status is not Status.UNKNOWN:
+    if estimated_delivery is not None and (state.eta_at is None or occurred_at >= state.eta_at):
+        new = replace(new, estimated_delivery=estimated_delivery, eta_at=occurred_at)
+    if status is Status.UNKNOWN:
         return new
-    if state.status in TERMINAL and status not in TERMINAL:
+    current_terminal = state.status in TERMINAL
+    if current_terminal and status not in TERMINAL:
         return new
-    return replace(new, status=status, status_at=occurred_at)
+    newer = state.status_at is None or occurred_at >= state.status_at
+    if newer or (status in TERMINAL and not current_terminal):
+        return replace(new, status=status, status_at=occurred_at)
+    return new

@@ -109,11 +109,14 @@ async def add_events(
     row = (
         await conn.execute(
             sa.select(
-                shipments.c.status, shipments.c.status_at, shipments.c.estimated_delivery
+                shipments.c.status,
+                shipments.c.status_at,
+                shipments.c.estimated_delivery,
+                shipments.c.eta_at,
             ).where(shipments.c.id == shipment_id)
         )
     ).one()
-    before = ShipmentState(Status(row.status), row.status_at, row.estimated_delivery)
+    before = ShipmentState(Status(row.status), row.status_at, row.estimated_delivery, row.eta_at)
     state, newest, new_count = before, None, 0
     for event in batch:
         identity = event.identity()
@@ -132,6 +135,7 @@ async def add_events(
             status=state.status.value,
             status_at=state.status_at,
             estimated_delivery=state.estimated_delivery,
+            eta_at=state.eta_at,
             updated_at=now,
         )
     )

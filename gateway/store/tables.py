@@ -89,6 +89,7 @@ shipments = sa.Table(
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("status_at", UtcDateTime()),  # occurred_at of the event that set the status
     sa.Column("estimated_delivery", sa.Date),
+    sa.Column("eta_at", UtcDateTime()),  # occurred_at of the event that set estimated_delivery
     _created(),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("tenant_id", "carrier", "tracking_number", name="uq_shipments_tracking"),

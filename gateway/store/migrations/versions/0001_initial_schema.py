@@ -88,6 +88,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("status_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("estimated_delivery", sa.Date(), nullable=True),
+        sa.Column("eta_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
