@@ -21,7 +21,7 @@ from gateway.jobs.worker import build_worker
 from gateway.settings import Settings, load_settings
 from gateway.store.db import create_engine
 from gateway.store.migrate import upgrade
-from gateway.store.tables import metadata
+from gateway.store.schema import metadata
 from tests.services import start_postgres, start_redis
 
 BACKENDS = ("sqlite", "postgresql")

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.domain.events import CanonicalEvent, Status
 from gateway.domain.timeline import ShipmentState, apply_event
 from gateway.ids import new_id
-from gateway.store.tables import events, outbox, raw_payloads, shipment_changes, shipments
+from gateway.store.outbox import add_job
+from gateway.store.tables import events, raw_payloads, shipment_changes, shipments
 from gateway.store.upsert import insert_ignore
 
 SHIPMENT_CHANGED_JOB = "shipment_changed"
@@ -201,12 +202,5 @@ async def _record_change(
             created_at=now,
         )
     )
-    await conn.execute(
-        outbox.insert().values(
-            job_id=f"{SHIPMENT_CHANGED_JOB}:{change_id}",
-            function=SHIPMENT_CHANGED_JOB,
-            args=[change_id],
-            created_at=now,
-        )
-    )
+    await add_job(conn, SHIPMENT_CHANGED_JOB, f"{SHIPMENT_CHANGED_JOB}:{change_id}", change_id)
     return change_id

@@ -20,7 +20,7 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str) -> None:
     """Blocking: env.py runs its own event loop. Call it from a thread inside async code."""
-    command.upgrade(alembic_config(database_url), "head")
+    command.upgrade(alembic_config(database_url), "heads")
 
 
 async def upgrade_async(database_url: str) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.tables import outbox
+from gateway.store.upsert import insert_ignore
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +50,20 @@ async def count_pending(conn: AsyncConnection) -> int:
 async def purge_enqueued(conn: AsyncConnection, before: datetime) -> int:
     result = await conn.execute(outbox.delete().where(outbox.c.enqueued_at < before))
     return int(result.rowcount or 0)
+
+
+async def add_job(conn: AsyncConnection, function: str, job_id: str, *args: Any) -> None:
+    """Queue `function(*args)` with the caller's transaction; the id makes a retry a no-op.
+
+    Job ids must be derived from what caused the work, so the same cause never yields two rows.
+    """
+    await conn.execute(
+        insert_ignore(
+            outbox,
+            conn.dialect.name,
+            job_id=job_id,
+            function=function,
+            args=list(args),
+            created_at=datetime.now(UTC),
+        )
+    )

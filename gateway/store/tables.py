@@ -86,6 +86,8 @@ shipments = sa.Table(
     sa.Column("destination", sa.JSON),
     sa.Column("promised_by", UtcDateTime()),
     sa.Column("registered", sa.Boolean, nullable=False, default=False),  # the store registered it
+    # Tracking links carry the generation they were minted at; revoking all links increments it.
+    sa.Column("link_generation", sa.Integer, nullable=False, server_default="0"),
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("status_at", UtcDateTime()),  # occurred_at of the event that set the status
     sa.Column("estimated_delivery", sa.Date),
@@ -151,4 +153,14 @@ shipment_changes = sa.Table(
     sa.Column("event_identity", sa.String(32), nullable=False),
     _created(),
     sa.Column("processed_at", UtcDateTime()),
+)
+
+# HMAC keys for tracking-link tokens (gateway/links.py), shared by every process through the
+# database; the newest signs, all verify, so adding a key rotates without breaking old links.
+link_keys = sa.Table(
+    "link_keys",
+    metadata,
+    sa.Column("kid", sa.String(16), primary_key=True),
+    sa.Column("secret", sa.LargeBinary(32), nullable=False),
+    _created(),
 )

@@ -89,7 +89,7 @@ async def test_retried_post_enqueues_no_second_job(
 
 
 async def test_job_runs_once_even_if_delivered_twice(
-    client: TestClient[Any, Any], engine: AsyncEngine, settings: Settings, redis: Redis
+    client: TestClient[Any, Any], engine: AsyncEngine, settings: Settings, arq_redis: ArqRedis
 ) -> None:
     store = await make_store(engine)
     fixture = load_fixture("fedex", "out_for_delivery")
@@ -97,7 +97,7 @@ async def test_job_runs_once_even_if_delivered_twice(
     await post_fixture(client, path, fixture)
     async with engine.connect() as conn:
         [change_id] = (await conn.execute(sa.select(shipment_changes.c.id))).scalars().all()
-    ctx: Any = {"db": engine, "redis": redis, "settings": settings}
+    ctx: Any = {"db": engine, "redis": arq_redis, "settings": settings}
 
     first = await shipment_changed(ctx, change_id)
     second = await shipment_changed(ctx, change_id)

@@ -58,7 +58,9 @@ def test_unknown_is_the_status_when_nothing_else_is_known() -> None:
 
 
 def test_delivery_older_than_a_mis_scan_still_wins() -> None:
-    state = _replay([(Status.IN_TRANSIT, T0 + timedelta(hours=2), None), (Status.DELIVERED, T0, None)])
+    state = _replay(
+        [(Status.IN_TRANSIT, T0 + timedelta(hours=2), None), (Status.DELIVERED, T0, None)]
+    )
     assert (state.status, state.status_at) == (Status.DELIVERED, T0)
 
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from gateway.store.db import create_engine
-from gateway.store.tables import metadata
+from gateway.store.schema import metadata
 
 
 def _run(connection: Connection) -> None:
