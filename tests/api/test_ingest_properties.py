@@ -1,4 +1,4 @@
-"""Random requests against the real webhook endpoint: never a 500, never an unauthenticated write."""
+"""Random requests at the real webhook endpoint: never a 500, never an unauthenticated write."""
 
 from __future__ import annotations
 
