@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from arq.connections import ArqRedis
 
-from gateway.appkeys import CLOCK, DB, INGEST, REDIS, RELAY, SETTINGS
+from gateway.appkeys import CLOCK, CONNECTIONS, DB, INGEST, REDIS, RELAY, SETTINGS
 from gateway.clock import Clock
+from gateway.connection_cache import ConnectionCache
 from gateway.http import api as _api  # noqa: F401  (registers its operations)
 from gateway.http import hooks, ops
 from gateway.http.errors import error_middleware
@@ -39,6 +40,7 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url)
     app[DB] = engine
+    app[CONNECTIONS] = ConnectionCache(engine)
     yield
     await engine.dispose()
 

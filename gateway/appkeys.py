@@ -9,6 +9,7 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.clock import Clock
+from gateway.connection_cache import ConnectionCache
 from gateway.ingest_writer import IngestWriter
 from gateway.relay import OutboxRelay
 from gateway.settings import Settings
@@ -19,3 +20,4 @@ REDIS: Final = web.AppKey("redis", ArqRedis)
 RELAY: Final = web.AppKey("relay", OutboxRelay)
 INGEST: Final = web.AppKey("ingest", IngestWriter)
 CLOCK: Final = web.AppKey("clock", Clock)
+CONNECTIONS: Final = web.AppKey("connections", ConnectionCache)

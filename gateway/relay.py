@@ -15,6 +15,7 @@ from typing import Final
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.enqueue import enqueue_many
 from gateway.metrics import OUTBOX_RELAY_ERRORS, OUTBOX_RELAYED
 from gateway.store.outbox import claim_pending, mark_enqueued
 
@@ -54,8 +55,7 @@ class OutboxRelay:
                 await conn.rollback()
             if not pending:
                 return total
-            for job in pending:
-                await self._redis.enqueue_job(job.function, *job.args, _job_id=job.job_id)
+            await enqueue_many(self._redis, [(j.job_id, j.function, j.args) for j in pending])
             async with self._engine.begin() as conn:
                 await mark_enqueued(conn, [job.job_id for job in pending])
             OUTBOX_RELAYED.inc(len(pending))

@@ -8,7 +8,7 @@ from typing import Final
 
 from aiohttp import web
 
-from gateway.appkeys import CLOCK, DB, INGEST, RELAY
+from gateway.appkeys import CLOCK, CONNECTIONS, INGEST, RELAY
 from gateway.domain.events import CanonicalEvent, Status
 from gateway.http.errors import ApiError, error_response
 from gateway.metrics import (
@@ -17,7 +17,6 @@ from gateway.metrics import (
     UNKNOWN_STATUS_CODES,
     WEBHOOK_REQUESTS,
 )
-from gateway.store.connections import get_connection
 from gateway.store.ingest import IngestRequest
 from webhooks.base import BadPayload, BadSignature
 from webhooks.registry import CARRIERS
@@ -52,8 +51,8 @@ async def carrier_webhook(request: web.Request) -> web.Response:
     label = carrier if adapter else "other"
     try:
         body = await _read_bounded(request)
-        async with request.app[DB].connect() as conn:
-            connection = await get_connection(conn, request.match_info["connection_id"], carrier)
+        connection_id = request.match_info["connection_id"]
+        connection = await request.app[CONNECTIONS].get(connection_id, carrier)
         if adapter is None or connection is None:
             raise _unauthorized()
         try:

@@ -11,16 +11,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and IMMEDIATE write transactions."""
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
-        _tune_sqlite(engine)
+        engine = create_async_engine(
+            database_url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=pool_size
+        )
+        tune_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
         database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
-    @sa.event.listens_for(engine.sync_engine, "connect")
+def create_sync_sqlite_engine(database_url: str) -> sa.Engine:
+    """A blocking engine on the same SQLite file, for work done wholly inside one thread."""
+    url = sa.make_url(database_url).set(drivername="sqlite+pysqlite")
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    tune_sqlite(engine)
+    return engine
+
+
+def tune_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Autocommit at the driver so SQLAlchemy's "begin" below decides how transactions start.
         dbapi_connection.isolation_level = None
@@ -34,7 +44,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @sa.event.listens_for(engine.sync_engine, "begin")
+    @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
         # fail with SQLITE_BUSY without waiting when another process (the worker) holds it.

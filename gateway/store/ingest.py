@@ -1,10 +1,15 @@
-"""The ingest transaction: raw payload, events, shipment state and outbox rows, all or nothing."""
+"""The ingest transaction: raw payloads, events, shipment state and outbox rows, all or nothing.
+
+Written for batches (gateway/ingest_writer.py commits the requests that arrive together): each
+step is one statement for the whole batch, so the cost per request falls as load rises.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.domain.events import CanonicalEvent, Status
 from gateway.domain.timeline import ShipmentState, apply_event
 from gateway.ids import new_id
-from gateway.store.outbox import add_job
-from gateway.store.tables import events, raw_payloads, shipment_changes, shipments
+from gateway.store.tables import events, outbox, raw_payloads, shipment_changes, shipments
 from gateway.store.upsert import insert_ignore
 
 SHIPMENT_CHANGED_JOB = "shipment_changed"
+
+ShipmentKey = tuple[str, str, str]  # tenant_id, carrier, tracking_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,174 +39,259 @@ class IngestRequest:
 class IngestResult:
     stored: int  # events new to the timeline
     duplicates: int
-    changes: tuple[str, ...]  # shipment_changes ids, one per shipment whose state moved
+    changes: tuple[str, ...]  # shipment_changes ids of the shipments this request moved
+
+
+@dataclass(slots=True)
+class _Shipment:
+    id: str
+    before: ShipmentState
+    state: ShipmentState
+    newest: str | None = None  # identity of the event behind the latest state move
+    requests: set[int] = field(default_factory=set)
 
 
 async def ingest(
     conn: AsyncConnection, req: IngestRequest, *, now: datetime | None = None
 ) -> IngestResult:
     """Store one accepted carrier request inside the caller's transaction."""
-    now = now or datetime.now(UTC)
-    await conn.execute(
-        raw_payloads.insert().values(
-            id=new_id("raw"),
-            tenant_id=req.tenant_id,
-            connection_id=req.connection_id,
-            carrier=req.carrier,
-            headers=dict(req.headers),
-            body=req.body,
-            event_count=len(req.events),
-            received_at=now,
-        )
-    )
-    by_tracking: dict[str, list[CanonicalEvent]] = {}
-    for event in req.events:
-        by_tracking.setdefault(event.tracking_number, []).append(event)
-    stored = duplicates = 0
-    changes: list[str] = []
-    for tracking_number, batch in by_tracking.items():
-        shipment_id = await lock_or_create_shipment(
-            conn, req.tenant_id, req.carrier, tracking_number, now
-        )
-        new_count, change = await add_events(conn, shipment_id, batch, now)
-        stored += new_count
-        duplicates += len(batch) - new_count
-        if change:
-            changes.append(change)
-    return IngestResult(stored, duplicates, tuple(changes))
+    results = await conn.run_sync(lambda sync_conn: ingest_batch(sync_conn, [req], now=now))
+    return results[0]
 
 
-async def lock_or_create_shipment(
-    conn: AsyncConnection, tenant_id: str, carrier: str, tracking_number: str, now: datetime
-) -> str:
-    """The shipment's id, row-locked on PostgreSQL so concurrent ingests apply in turn."""
-    key = (
-        shipments.c.tenant_id == tenant_id,
-        shipments.c.carrier == carrier,
-        shipments.c.tracking_number == tracking_number,
-    )
-    query = sa.select(shipments.c.id).where(*key).with_for_update()
-    found = (await conn.execute(query)).scalar_one_or_none()
-    if found is not None:
-        return str(found)
-    await conn.execute(
-        insert_ignore(
-            shipments,
-            conn.dialect.name,
-            id=new_id("shp"),
-            tenant_id=tenant_id,
-            carrier=carrier,
-            tracking_number=tracking_number,
-            registered=False,
-            status=Status.UNKNOWN.value,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return str((await conn.execute(query)).scalar_one())
+def ingest_batch(
+    conn: sa.Connection, batch: Sequence[IngestRequest], *, now: datetime | None = None
+) -> list[IngestResult]:
+    """Store accepted carrier requests inside the caller's transaction, one result per request.
 
-
-async def add_events(
-    conn: AsyncConnection, shipment_id: str, batch: Sequence[CanonicalEvent], now: datetime
-) -> tuple[int, str | None]:
-    """Insert the new events of one shipment, enrich duplicates, move its state.
-
-    Returns (events new to the timeline, shipment_changes id or None).
+    Synchronous on purpose: PostgreSQL runs it through `AsyncConnection.run_sync`, SQLite in the
+    ingest writer's own thread, so a whole batch costs one hop to the database thread, not one
+    per statement.
     """
-    row = (
-        await conn.execute(
-            sa.select(
-                shipments.c.status,
-                shipments.c.status_at,
-                shipments.c.estimated_delivery,
-                shipments.c.eta_at,
-            ).where(shipments.c.id == shipment_id)
+    now = now or datetime.now(UTC)
+    conn.execute(raw_payloads.insert(), [_raw_row(req, now) for req in batch])
+    keys = sorted({(r.tenant_id, r.carrier, e.tracking_number) for r in batch for e in r.events})
+    if not keys:
+        return [IngestResult(0, 0, ()) for _ in batch]
+    found = _lock_shipments(conn, keys, now)
+    new_rows, owners, repeats = _event_rows(batch, found, now)
+    inserted = _insert_events(conn, new_rows)
+    _enrich(conn, [r for r in new_rows if (r["shipment_id"], r["identity"]) not in inserted])
+    _enrich(conn, repeats)
+    stored = [0] * len(batch)
+    for row in new_rows:
+        if (row["shipment_id"], row["identity"]) in inserted:
+            index = owners[(row["shipment_id"], row["identity"])]
+            stored[index] += 1
+            shipment = found[(batch[index].tenant_id, batch[index].carrier, row["tracking_number"])]
+            _move(shipment, row)
+    changes = _record_changes(conn, list(found.values()), now)
+    return [
+        IngestResult(
+            stored[i],
+            len(req.events) - stored[i],
+            tuple(changes[s.id] for s in found.values() if i in s.requests and s.id in changes),
         )
-    ).one()
-    before = ShipmentState(Status(row.status), row.status_at, row.estimated_delivery, row.eta_at)
-    state, newest, new_count = before, None, 0
-    for event in batch:
-        identity = event.identity()
-        if not await _insert_event(conn, shipment_id, identity, event, now):
+        for i, req in enumerate(batch)
+    ]
+
+
+def _raw_row(req: IngestRequest, now: datetime) -> dict[str, Any]:
+    return {
+        "id": new_id("raw"),
+        "tenant_id": req.tenant_id,
+        "connection_id": req.connection_id,
+        "carrier": req.carrier,
+        "headers": dict(req.headers),
+        "body": req.body,
+        "event_count": len(req.events),
+        "received_at": now,
+    }
+
+
+def _lock_shipments(
+    conn: sa.Connection, keys: list[ShipmentKey], now: datetime
+) -> dict[ShipmentKey, _Shipment]:
+    """Create missing shipments, then read and (PostgreSQL) row-lock all, in one sorted order."""
+    conn.execute(
+        insert_ignore(shipments, conn.dialect.name),
+        [
+            {
+                "id": new_id("shp"),
+                "tenant_id": tenant_id,
+                "carrier": carrier,
+                "tracking_number": number,
+                "registered": False,
+                "status": Status.UNKNOWN.value,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for tenant_id, carrier, number in keys
+        ],
+    )
+    query = (
+        sa.select(
+            shipments.c.id,
+            shipments.c.tenant_id,
+            shipments.c.carrier,
+            shipments.c.tracking_number,
+            shipments.c.status,
+            shipments.c.status_at,
+            shipments.c.estimated_delivery,
+            shipments.c.eta_at,
+        )
+        # One IN per column (not a row-value IN, which SQLite answers with a table scan); the
+        # few extra combinations this matches are dropped below.
+        .where(
+            shipments.c.tenant_id.in_({k[0] for k in keys}),
+            shipments.c.carrier.in_({k[1] for k in keys}),
+            shipments.c.tracking_number.in_({k[2] for k in keys}),
+        )
+        .order_by(shipments.c.id)
+        .with_for_update()
+    )
+    found: dict[ShipmentKey, _Shipment] = {}
+    wanted = set(keys)
+    for row in (conn.execute(query)).all():
+        if (row.tenant_id, row.carrier, row.tracking_number) not in wanted:
             continue
-        new_count += 1
-        moved = apply_event(state, event.status, event.occurred_at, event.estimated_delivery)
-        if moved != state:
-            state, newest = moved, identity
-    if state == before or newest is None:
-        return new_count, None
-    await conn.execute(
-        shipments.update()
-        .where(shipments.c.id == shipment_id)
-        .values(
-            status=state.status.value,
-            status_at=state.status_at,
-            estimated_delivery=state.estimated_delivery,
-            eta_at=state.eta_at,
-            updated_at=now,
-        )
-    )
-    return new_count, await _record_change(conn, shipment_id, before, state, newest, now)
+        state = ShipmentState(Status(row.status), row.status_at, row.estimated_delivery, row.eta_at)
+        found[(row.tenant_id, row.carrier, row.tracking_number)] = _Shipment(row.id, state, state)
+    return found
 
 
-async def _insert_event(
-    conn: AsyncConnection, shipment_id: str, identity: str, event: CanonicalEvent, now: datetime
-) -> bool:
-    """True when the event is new; a re-delivery only fills in missing proof of delivery."""
-    data = event.to_json()
-    result = await conn.execute(
-        insert_ignore(
-            events,
-            conn.dialect.name,
-            shipment_id=shipment_id,
-            identity=identity,
-            carrier=event.carrier,
-            status=event.status.value,
-            carrier_status_code=event.carrier_status_code,
-            occurred_at=event.occurred_at,
-            location=data["location"],
-            description=event.description,
-            estimated_delivery=event.estimated_delivery,
-            signed_by=event.signed_by,
-            photo_url=event.photo_url,
-            received_at=now,
-        )
+def _event_rows(
+    batch: Sequence[IngestRequest], found: dict[ShipmentKey, _Shipment], now: datetime
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str], int], list[dict[str, Any]]]:
+    """(rows to insert, which request first carried each, repeats within the batch)."""
+    rows: list[dict[str, Any]] = []
+    owners: dict[tuple[str, str], int] = {}
+    repeats: list[dict[str, Any]] = []
+    for index, req in enumerate(batch):
+        for event in req.events:
+            shipment = found[(req.tenant_id, req.carrier, event.tracking_number)]
+            shipment.requests.add(index)
+            row = _event_row(shipment.id, event, now)
+            key = (shipment.id, row["identity"])
+            if key in owners:
+                repeats.append(row)
+                continue
+            owners[key] = index
+            rows.append(row)
+    return rows, owners, repeats
+
+
+def _event_row(shipment_id: str, event: CanonicalEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "shipment_id": shipment_id,
+        "identity": event.identity(),
+        "tracking_number": event.tracking_number,  # not a column: used to find the shipment
+        "carrier": event.carrier,
+        "status": event.status.value,
+        "carrier_status_code": event.carrier_status_code,
+        "occurred_at": event.occurred_at,
+        "location": event.location.to_json() if event.location else None,
+        "description": event.description,
+        "estimated_delivery": event.estimated_delivery,
+        "signed_by": event.signed_by,
+        "photo_url": event.photo_url,
+        "received_at": now,
+    }
+
+
+def _insert_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert what is new; returns the (shipment_id, identity) pairs that were."""
+    if not rows:
+        return set()
+    statement = insert_ignore(events, conn.dialect.name).returning(
+        events.c.shipment_id, events.c.identity
     )
-    if result.rowcount:
-        return True
-    if event.signed_by or event.photo_url:
-        same = (events.c.shipment_id == shipment_id) & (events.c.identity == identity)
-        await conn.execute(
+    params = [{k: v for k, v in row.items() if k != "tracking_number"} for row in rows]
+    result = conn.execute(statement, params)
+    return {(row.shipment_id, row.identity) for row in result.all()}
+
+
+def _enrich(conn: sa.Connection, repeats: list[dict[str, Any]]) -> None:
+    """A re-delivered event only fills in proof of delivery the stored one lacks."""
+    for row in repeats:
+        if not (row["signed_by"] or row["photo_url"]):
+            continue
+        same = (events.c.shipment_id == row["shipment_id"]) & (events.c.identity == row["identity"])
+        conn.execute(
             events.update()
             .where(same)
             .values(
-                signed_by=sa.func.coalesce(events.c.signed_by, event.signed_by),
-                photo_url=sa.func.coalesce(events.c.photo_url, event.photo_url),
+                signed_by=sa.func.coalesce(events.c.signed_by, row["signed_by"]),
+                photo_url=sa.func.coalesce(events.c.photo_url, row["photo_url"]),
             )
         )
-    return False
 
 
-async def _record_change(
-    conn: AsyncConnection,
-    shipment_id: str,
-    before: ShipmentState,
-    after: ShipmentState,
-    identity: str,
-    now: datetime,
-) -> str:
-    change_id = f"{shipment_id}:{identity}"
-    await conn.execute(
-        shipment_changes.insert().values(
-            id=change_id,
-            shipment_id=shipment_id,
-            status_before=before.status.value,
-            status_after=after.status.value,
-            eta_before=before.estimated_delivery,
-            eta_after=after.estimated_delivery,
-            event_identity=identity,
-            created_at=now,
+def _move(shipment: _Shipment, row: dict[str, Any]) -> None:
+    moved = apply_event(
+        shipment.state, Status(row["status"]), row["occurred_at"], row["estimated_delivery"]
+    )
+    if moved != shipment.state:
+        shipment.state, shipment.newest = moved, row["identity"]
+
+
+def _record_changes(conn: sa.Connection, touched: list[_Shipment], now: datetime) -> dict[str, str]:
+    """Update moved shipments; one change and one outbox job each. {shipment id: change id}."""
+    moved = [s for s in touched if s.state != s.before and s.newest is not None]
+    if not moved:
+        return {}
+    update = (
+        shipments.update()
+        .where(shipments.c.id == sa.bindparam("b_id"))
+        .values(
+            status=sa.bindparam("b_status"),
+            status_at=sa.bindparam("b_status_at"),
+            estimated_delivery=sa.bindparam("b_eta"),
+            eta_at=sa.bindparam("b_eta_at"),
+            updated_at=sa.bindparam("b_now"),
         )
     )
-    await add_job(conn, SHIPMENT_CHANGED_JOB, f"{SHIPMENT_CHANGED_JOB}:{change_id}", change_id)
-    return change_id
+    conn.execute(
+        update,
+        [
+            {
+                "b_id": s.id,
+                "b_status": s.state.status.value,
+                "b_status_at": s.state.status_at,
+                "b_eta": s.state.estimated_delivery,
+                "b_eta_at": s.state.eta_at,
+                "b_now": now,
+            }
+            for s in moved
+        ],
+    )
+    change_ids = {s.id: f"{s.id}:{s.newest}" for s in moved}
+    conn.execute(
+        shipment_changes.insert(),
+        [
+            {
+                "id": change_ids[s.id],
+                "shipment_id": s.id,
+                "status_before": s.before.status.value,
+                "status_after": s.state.status.value,
+                "eta_before": s.before.estimated_delivery,
+                "eta_after": s.state.estimated_delivery,
+                "event_identity": s.newest,
+                "created_at": now,
+            }
+            for s in moved
+        ],
+    )
+    conn.execute(
+        insert_ignore(outbox, conn.dialect.name),
+        [
+            {
+                "job_id": f"{SHIPMENT_CHANGED_JOB}:{change_ids[s.id]}",
+                "function": SHIPMENT_CHANGED_JOB,
+                "args": [change_ids[s.id]],
+                "created_at": now,
+            }
+            for s in moved
+        ],
+    )
+    return change_ids

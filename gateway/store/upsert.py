@@ -9,6 +9,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 
 def insert_ignore(table: sa.Table, dialect: str, **values: Any) -> sa.Insert:
-    if dialect == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    """With no values, the statement takes a list of parameter dicts (executemany)."""
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    if values:
+        insert = insert.values(**values)
+    return insert.on_conflict_do_nothing()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -39,7 +40,8 @@ async def test_every_v1_endpoint_requires_a_valid_key(
     client: TestClient[Any, Any], method: str, path: str, authorization: str | None
 ) -> None:
     headers = {"Authorization": authorization} if authorization else {}
-    response = await client.request(method, path.replace("{id}", "shp_x"), json={}, headers=headers)
+    concrete = re.sub(r"\{[^}]+\}", "x", path)
+    response = await client.request(method, concrete, json={}, headers=headers)
     assert response.status == 401
     assert (await response.json())["error"]["code"] == "unauthorized"
 
