@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import ClassVar, Final, Protocol
+
+from gateway.settings import SettingsError
+
+KINDS: Final = ("sms", "email", "push")  # the keys of the dict that registry.build_channels returns
 
 
 class SendError(Exception):
@@ -32,6 +39,39 @@ class PermanentSendError(SendError):
         super().__init__(code)
         self.unsubscribed = unsubscribed
         self.invalid_recipient = invalid_recipient
+
+
+class ChannelConfigError(SettingsError):
+    """A channel lacks a credential or has a bad one: names the variable, never its value."""
+
+
+def require(value: str | None, env_var: str, provider: str) -> str:
+    """`value`, or ChannelConfigError naming the missing variable."""
+    if value is None or not value.strip():
+        raise ChannelConfigError(
+            f"{env_var} is required when LASTMILE_CHANNELS includes {provider}"
+        )
+    return value.strip()
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None when absent or bad."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +109,8 @@ class Receipt:
 class Channel(Protocol):
     """One provider. `send` raises RetryableSendError or PermanentSendError, never returns False."""
 
-    name: ClassVar[str]  # "sms", "email" or "push" is the kind; the module names the provider
-    kind: ClassVar[str]
+    name: ClassVar[str]  # the provider: "twilio", "sendgrid", "fcm", "console"
+    kind: ClassVar[str]  # what it sends: "sms", "email", "push" (console: "any")
 
     async def send(self, message: Message) -> Receipt: ...
 
