@@ -1,0 +1,1 @@
+"""Outbound store webhooks (Standard Webhooks): signing, SSRF-safe sending, the delivery job."""
