@@ -12,10 +12,13 @@ import binascii
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 TAG_BYTES: Final = 16
+# Upper bound baked into every token; a delivered shipment's links end `AFTER_DELIVERY` later.
+TOKEN_LIFETIME: Final = timedelta(days=90)
+AFTER_DELIVERY: Final = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,28 @@ def mint(key: bytes, kid: str, shipment_id: str, generation: int, expires_at: da
     payload = f"{kid}|{shipment_id}|{generation}|{int(expires_at.timestamp())}".encode()
     tag = hmac.digest(key, payload, "sha256")[:TAG_BYTES]
     return f"{_b64(payload)}.{_b64(tag)}"
+
+
+def expiry(now: datetime, delivered_at: datetime | None) -> datetime:
+    """When a token minted `now` ends: 90 days on, or 30 days after delivery if sooner."""
+    ends = now + TOKEN_LIFETIME
+    if delivered_at is not None:
+        ends = min(ends, delivered_at + AFTER_DELIVERY)
+    return ends.replace(microsecond=0)
+
+
+def delivered_long_ago(delivered_at: datetime | None, now: datetime) -> bool:
+    """The page stops answering 30 days after delivery, whatever the token says."""
+    return delivered_at is not None and now >= delivered_at + AFTER_DELIVERY
+
+
+def key_id(token: str) -> str | None:
+    """The kid a token claims, unverified (to pick or reload the key), or None if unreadable."""
+    try:
+        kid = _unb64(token.partition(".")[0]).decode().split("|", 1)[0]
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    return kid or None
 
 
 def verify(token: str, keys: Mapping[str, bytes], now: datetime) -> LinkClaims | None:
