@@ -11,7 +11,11 @@ from gateway.appkeys import CLOCK, CONNECTIONS, DB, INGEST, REDIS, RELAY, SETTIN
 from gateway.clock import Clock
 from gateway.connection_cache import ConnectionCache
 from gateway.http import api as _api  # noqa: F401  (registers its operations)
-from gateway.http import hooks, ops
+from gateway.http import callbacks, customer, hooks, ops
+from gateway.http import notification_rules_api as _notification_rules  # noqa: F401  (registers)
+from gateway.http import notifications_api as _notifications_api  # noqa: F401  (registers)
+from gateway.http import tracking_api as _tracking_api  # noqa: F401  (registers)
+from gateway.http import webhook_endpoints as _webhook_endpoints  # noqa: F401  (registers)
 from gateway.http.errors import error_middleware
 from gateway.http.openapi import add_routes as add_api_routes
 from gateway.ingest_writer import IngestWriter
@@ -33,6 +37,8 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.cleanup_ctx.append(_background)
     ops.add_routes(app)
     hooks.add_routes(app)
+    customer.add_routes(app)
+    callbacks.add_routes(app)
     add_api_routes(app)
     return app
 

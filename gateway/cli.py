@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -51,7 +52,18 @@ def serve(host: str, port: int) -> None:
 
     settings = _settings()
     _require_redis(settings)
-    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+    app = create_app(settings)
+    app.on_startup.append(_freeze_heap)
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+
+
+async def _freeze_heap(_app: web.Application) -> None:
+    """What is alive once the app is up (modules, CLDR data, compiled SQL) stays for good.
+
+    Frozen, full GC passes stop walking those ~130k objects: a 100 ms stall under load.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @main.command()

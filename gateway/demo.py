@@ -17,11 +17,15 @@ from aiohttp import web
 
 from gateway.app import create_app
 from gateway.appkeys import DB, SETTINGS
+from gateway.domain.notify_settings import NotificationSettings
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.jobs.worker import build_worker
+from gateway.notify.demo_outbox import demo_worker_ctx
 from gateway.settings import Settings
 from gateway.store import connections, tenants
+from gateway.store.links import mint_token, tracking_url
 from gateway.store.migrate import upgrade
+from gateway.store.notification_config import put_settings
 from gateway.store.shipments import Registration, register
 from webhooks.base import AuthScheme, ConnectionAuth
 
@@ -52,12 +56,19 @@ def run_demo(settings: Settings, *, host: str, port: int) -> None:
 
 def _worker(settings: Settings, redis_url: str) -> Any:
     async def ctx(_app: web.Application) -> AsyncIterator[None]:
-        worker = build_worker(settings, redis_url, handle_signals=False)
+        ctx = demo_worker_ctx(settings)  # console messages are printed as they are sent
+        worker = build_worker(settings, redis_url, handle_signals=False, ctx=ctx)
         task = asyncio.create_task(worker.async_run())
         yield
-        await worker.close()
+        # Stop polling and let running jobs finish before close(): arq's close() cancels jobs in
+        # flight, and a cancel at the wrong moment skips on_shutdown (nothing gets closed).
+        if worker.main_task is not None:
+            worker.main_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if worker.tasks:
+            await asyncio.wait(list(worker.tasks.values()), timeout=10)
+        await worker.close()
 
     return ctx
 
@@ -73,6 +84,9 @@ def _demo_store(base_url: str) -> Any:
                 api_key = await tenants.rotate_key(conn, tenant_id)
             auth = ConnectionAuth(AuthScheme.STATIC_HEADER, "credential", (credential.encode(),))
             connection_id = await connections.create_connection(conn, tenant_id, "ups", auth)
+            # Every step of the demo parcel is texted at once, whatever the time of day.
+            quick = NotificationSettings(quiet_hours=None, collapse_window_s=0)
+            await put_settings(conn, tenant_id, quick)
         hook_url = f"{base_url}/hooks/ups/{connection_id}"
         task = asyncio.create_task(_replay_forever(app, tenant_id, hook_url, credential))
         public = app[SETTINGS].public_url
@@ -101,10 +115,14 @@ async def _replay_forever(
         while True:
             tracking_number = "1ZDEMO" + secrets.token_hex(6).upper()
             async with app[DB].begin() as conn:
-                await register(conn, tenant_id, _registration(tracking_number))
+                shipment_id = await register(conn, tenant_id, _registration(tracking_number))
+                token, _ = await mint_token(conn, shipment_id)
             click.echo(
                 f"  demo parcel {tracking_number}: label created, updates every {STEP_S:.0f}s"
             )
+            click.echo(f"  customer tracking page: {tracking_url(app[SETTINGS].public_url, token)}")
+            outbox = f"{app[SETTINGS].public_url}/v1/notifications?shipment_id={shipment_id}"
+            click.echo(f"  its notifications (API key above): {outbox}")
             for step in _UPS_STEPS:
                 body = json.dumps(_ups_event(tracking_number, *step), separators=(",", ":"))
                 headers = {"credential": credential, "Content-Type": "application/json"}

@@ -271,6 +271,9 @@ class EmbeddedRedis:
             stderr=subprocess.STDOUT,
             cwd=tempdir,
             preexec_fn=preexec,  # needed for PR_SET_PDEATHSIG
+            # Its own session: Ctrl-C in a terminal signals the foreground process group, and
+            # Redis must outlive the app's cleanup, which still needs it. We stop it ourselves.
+            start_new_session=True,
             close_fds=True,
         )
         return process

@@ -14,6 +14,8 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.ratings import sms_rating_reply
+
 
 @dataclass(frozen=True, slots=True)
 class InboundSMS:
@@ -29,4 +31,6 @@ class InboundSMS:
 InboundHandler = Callable[[AsyncConnection, InboundSMS], Awaitable[str | None]]
 
 # One line per area that can claim a reply; the first non-None answer wins.
-INBOUND_SMS_HANDLERS: Final[tuple[InboundHandler, ...]] = ()
+INBOUND_SMS_HANDLERS: Final[tuple[InboundHandler, ...]] = (
+    sms_rating_reply,  # `1`-`5` after delivery: a rating (gateway/ratings.py)
+)

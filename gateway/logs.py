@@ -30,3 +30,5 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # The Twilio SDK logs every request's URL and headers at INFO: noise, and slow at volume.
+    logging.getLogger("twilio").setLevel(logging.WARNING)

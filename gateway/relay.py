@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.enqueue import enqueue_many
 from gateway.metrics import OUTBOX_RELAY_ERRORS, OUTBOX_RELAYED
-from gateway.store.outbox import claim_pending, mark_enqueued
+from gateway.store.outbox import PendingJob, claim_pending, mark_enqueued
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,15 @@ class OutboxRelay:
                 await mark_enqueued(conn, [job.job_id for job in pending])
             OUTBOX_RELAYED.inc(len(pending))
             total += len(pending)
+
+    async def hand_over(self, jobs: list[PendingJob]) -> None:
+        """Enqueue jobs the caller just committed and mark them relayed (no full drain)."""
+        if not jobs:
+            return
+        await enqueue_many(self._redis, [(j.job_id, j.function, j.args) for j in jobs])
+        async with self._engine.begin() as conn:
+            await mark_enqueued(conn, [job.job_id for job in jobs])
+        OUTBOX_RELAYED.inc(len(jobs))
 
     async def _run(self) -> None:
         delay = self._poll_s

@@ -33,6 +33,7 @@ class Settings(BaseModel):
     twilio_from_number: str | None = None
     sendgrid_api_key: SecretStr | None = None
     sendgrid_from: str | None = None
+    sendgrid_webhook_public_key: str | None = None  # base64 DER (SendGrid's event webhook key)
     google_application_credentials: str | None = None
     twilio_base_url: str | None = None
     sendgrid_base_url: str | None = None
@@ -88,6 +89,7 @@ _ENV: Final[Mapping[str, str]] = {
     "TWILIO_FROM_NUMBER": "twilio_from_number",
     "SENDGRID_API_KEY": "sendgrid_api_key",
     "SENDGRID_FROM": "sendgrid_from",
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": "sendgrid_webhook_public_key",
     "GOOGLE_APPLICATION_CREDENTIALS": "google_application_credentials",
     "LASTMILE_TWILIO_BASE_URL": "twilio_base_url",
     "LASTMILE_SENDGRID_BASE_URL": "sendgrid_base_url",

@@ -25,6 +25,7 @@ from gateway.store.schema import metadata
 from tests.services import start_postgres, start_redis
 
 BACKENDS = ("sqlite", "postgresql")
+pytest_plugins = ["tests.fakes.provider_fixtures"]  # fake Twilio/SendGrid/Google (issue 5)
 
 
 @pytest.fixture(scope="session")

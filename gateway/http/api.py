@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
-from gateway.appkeys import DB, SETTINGS
+from gateway.appkeys import CLOCK, DB, SETTINGS
 from gateway.domain.privacy import mask_email, mask_phone
 from gateway.http.auth import require_tenant
 from gateway.http.errors import ApiError, not_found
@@ -21,6 +21,7 @@ from gateway.http.schemas import (
 )
 from gateway.store import connections
 from gateway.store import shipments as shipment_store
+from gateway.store.links import current_tracking_url
 from gateway.store.shipments import Registration, ShipmentExists
 from webhooks.registry import InvalidAuthConfig, auth_from_config
 
@@ -115,11 +116,14 @@ async def find_shipment(request: web.Request) -> web.Response:
 
 
 async def _shipment_json(request: web.Request, tenant_id: str, shipment_id: str) -> dict[str, Any]:
-    async with request.app[DB].connect() as conn:
+    async with request.app[DB].begin() as conn:  # begin: the very first link creates its key
         row = await shipment_store.get(conn, tenant_id, shipment_id)
         if row is None:
             raise not_found("shipment")
         timeline = await shipment_store.timeline(conn, shipment_id)
+        tracking_url = await current_tracking_url(
+            conn, request.app[SETTINGS].public_url, shipment_id, request.app[CLOCK].now()
+        )
     return ShipmentOut(
         id=row.id,
         tracking_number=row.tracking_number,
@@ -127,7 +131,7 @@ async def _shipment_json(request: web.Request, tenant_id: str, shipment_id: str)
         status=row.status,
         estimated_delivery=row.estimated_delivery,
         events=timeline,  # type: ignore[arg-type]
-        tracking_url=None,
+        tracking_url=tracking_url,
         order_id=row.order_id,
         recipient=_masked_recipient(row),
         destination=row.destination,

@@ -9,6 +9,8 @@ from typing import Final
 
 from aiohttp import web
 
+from gateway.http.pages import is_customer_path, not_found_page
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,5 +69,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         response = error_response(
             500, "internal_error", f"internal error (request id {request_id})"
         )
+    if response.status == 404 and is_customer_path(request.path):
+        response = not_found_page(request)  # customers get the one HTML 404 page, never JSON
     response.headers["X-Request-Id"] = request_id
     return response

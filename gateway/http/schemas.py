@@ -51,6 +51,11 @@ class RecipientIn(_In):
     )
     locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en-US"
     timezone: str = "UTC"
+    channels: list[Literal["push", "sms", "email"]] | None = Field(
+        default=None,
+        max_length=3,
+        description="the customer's channels in order of preference; [] opts out of all",
+    )
 
     @field_validator("phone")
     @classmethod

@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from channels.base import Channel
 from gateway.settings import Settings
 
 
@@ -18,3 +19,5 @@ class JobContext(TypedDict, total=False):
     score: int
     settings: Settings
     db: AsyncEngine
+    channels: dict[str, Channel]  # by kind: sms, email, push (notifications)
+    notify_backoff_s: tuple[float, ...]  # tests shorten send_notification's retry schedule

@@ -15,6 +15,8 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.events import Status
+from gateway.notify.plan import on_shipment_change as plan_notifications
+from gateway.webhook_delivery.shipment_events import on_shipment_change
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,4 +43,7 @@ class ShipmentChange:
 ChangeHandler = Callable[[AsyncConnection, ShipmentChange], Awaitable[None]]
 
 # One line per area that reacts to shipment changes.
-CHANGE_HANDLERS: Final[tuple[ChangeHandler, ...]] = ()
+CHANGE_HANDLERS: Final[tuple[ChangeHandler, ...]] = (
+    on_shipment_change,  # store webhooks: shipment.status_changed / shipment.eta_changed
+    plan_notifications,  # customer notifications: rows + send_notification jobs
+)

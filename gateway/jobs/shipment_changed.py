@@ -15,6 +15,7 @@ from gateway.jobs.context import JobContext
 from gateway.jobs.fanout import CHANGE_HANDLERS, ShipmentChange
 from gateway.metrics import JOBS_RUN
 from gateway.relay import OutboxRelay
+from gateway.store.outbox import collect_added_jobs
 from gateway.store.tables import shipment_changes, shipments
 
 log = logging.getLogger(__name__)
@@ -24,16 +25,21 @@ LIVE_CHANNEL_PREFIX: Final = "lastmile:live:shipment:"
 
 async def shipment_changed(ctx: JobContext, change_id: str) -> str:
     """Idempotent: a second run of the same change does nothing and says so."""
-    async with ctx["db"].begin() as conn:
-        change = await _claim(conn, change_id)
-        if change is not None:
-            for handler in CHANGE_HANDLERS:
-                await handler(conn, change)
+    with collect_added_jobs() as follow_up:
+        async with ctx["db"].begin() as conn:
+            change = await _claim(conn, change_id)
+            if change is not None:
+                for handler in CHANGE_HANDLERS:
+                    await handler(conn, change)
     if change is None:
         JOBS_RUN.labels("shipment_changed", "duplicate").inc()
         return "already handled"
-    # Hand the follow-up work to arq now rather than at the next relay poll.
-    await OutboxRelay(ctx["db"], ctx["redis"]).drain()
+    # Hand this change's own follow-up jobs to arq now (a full drain here made every job fight
+    # over the same outbox rows); anything missed stays in the outbox for the relay.
+    try:
+        await OutboxRelay(ctx["db"], ctx["redis"]).hand_over(follow_up)
+    except Exception as exc:  # committed already: the relay will move them
+        log.warning("follow-up hand-over failed (%s); left to the relay", type(exc).__name__)
     message = {
         "shipment_id": change.shipment_id,
         "status": change.status_after.value,

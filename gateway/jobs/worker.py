@@ -9,13 +9,23 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from gateway.jobs.purge import purge_expired
+from gateway.jobs.send_notification import SEND_NOTIFICATION
 from gateway.jobs.shipment_changed import shipment_changed
+from gateway.notify.worker_hooks import start_notifications, stop_notifications
 from gateway.relay import OutboxRelay
 from gateway.settings import Settings
 from gateway.store.db import create_engine
+from gateway.webhook_delivery.alerts import ALERT_FUNCTION
+from gateway.webhook_delivery.job import DELIVER_FUNCTION
+from gateway.webhook_delivery.worker_hooks import start_webhooks, stop_webhooks
 
 # Every job the gateway enqueues, by name: one line per job.
-FUNCTIONS: Final[tuple[Any, ...]] = (shipment_changed,)
+FUNCTIONS: Final[tuple[Any, ...]] = (
+    shipment_changed,
+    DELIVER_FUNCTION,  # store webhooks
+    ALERT_FUNCTION,  # store webhooks: "we disabled your endpoint" email
+    SEND_NOTIFICATION,  # customer notifications (SMS, email, push)
+)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -23,6 +33,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     if "db" not in ctx:  # tests hand in their own engine
         ctx["db"] = create_engine(settings.database_url)
         ctx["owns_db"] = True
+    await start_webhooks(ctx)  # store webhooks: the shared HTTP session, maintenance loop
+    await start_notifications(ctx)  # channels (LASTMILE_CHANNELS) unless tests handed some in
     if ctx.get("run_relay", True):
         # Workers relay too, so outbox rows move even when no `serve` process is up.
         relay = OutboxRelay(ctx["db"], ctx["redis"], poll_s=settings.outbox_poll_s)
@@ -31,6 +43,8 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    await stop_webhooks(ctx)
+    await stop_notifications(ctx)
     relay: OutboxRelay | None = ctx.pop("relay", None)
     if relay is not None:
         await relay.stop()
@@ -49,6 +63,8 @@ def build_worker(settings: Settings, redis_url: str, **overrides: Any) -> Worker
         "on_shutdown": shutdown,
         "ctx": {"settings": settings, **ctx},
         "max_jobs": 50,
+        # On SIGTERM/SIGINT, running jobs get this long to finish before arq cancels them.
+        "job_completion_wait": 20,
         "poll_delay": 0.05,  # arq's default 0.5 s would dominate event-to-notification latency
         "keep_result": 3600,
         "max_tries": 6,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# Execution option for connections that only read (`await conn.execution_options(**{READ_ONLY:
+# True})`): on SQLite they begin deferred, so they never queue behind writers for the lock.
+READ_ONLY: Final = "lastmile_read_only"
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -46,6 +50,9 @@ def tune_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # a reader: WAL gives it a snapshot, no lock to wait on
+            return
         # IMMEDIATE takes the write lock up front: a deferred transaction that later writes can
         # fail with SQLITE_BUSY without waiting when another process (the worker) holds it.
         conn.exec_driver_sql("BEGIN IMMEDIATE")

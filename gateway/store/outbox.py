@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +21,20 @@ class PendingJob:
     job_id: str
     function: str
     args: list[Any]
+
+
+_ADDED: ContextVar[list[PendingJob] | None] = ContextVar("outbox_jobs_added", default=None)
+
+
+@contextmanager
+def collect_added_jobs() -> Iterator[list[PendingJob]]:
+    """Collect the jobs this task adds with `add_job` (use it around the transaction only)."""
+    collected: list[PendingJob] = []
+    token = _ADDED.set(collected)
+    try:
+        yield collected
+    finally:
+        _ADDED.reset(token)
 
 
 async def claim_pending(conn: AsyncConnection, limit: int) -> list[PendingJob]:
@@ -56,7 +73,12 @@ async def add_job(conn: AsyncConnection, function: str, job_id: str, *args: Any)
     """Queue `function(*args)` with the caller's transaction; the id makes a retry a no-op.
 
     Job ids must be derived from what caused the work, so the same cause never yields two rows.
+    Inside `collect_added_jobs()` the job is also remembered, so the caller can hand exactly its
+    own jobs to arq after commit instead of waiting for the relay.
     """
+    collected = _ADDED.get()
+    if collected is not None:
+        collected.append(PendingJob(job_id, function, list(args)))
     await conn.execute(
         insert_ignore(
             outbox,
