@@ -13,20 +13,28 @@ from gateway import links
 from gateway.domain.events import Status
 from gateway.store.db import READ_ONLY
 from gateway.store.tables import link_keys, shipments
+from gateway.store.upsert import insert_ignore
 
 KID_MAX_CHARS: Final = 16  # link_keys.kid
+FIRST_KID: Final = "k1"
 
 
 async def signing_keys(conn: AsyncConnection) -> tuple[str, dict[str, bytes]]:
     """(active kid, every kid's key); makes the first key on first use."""
-    rows = (await conn.execute(sa.select(link_keys).order_by(link_keys.c.created_at))).all()
+    query = sa.select(link_keys).order_by(link_keys.c.created_at, link_keys.c.kid)
+    rows = (await conn.execute(query)).all()
     if not rows:
-        kid = secrets.token_hex(4)
-        secret = secrets.token_bytes(32)
+        # A fixed first kid: processes racing to create it agree on one key, not one each.
         await conn.execute(
-            link_keys.insert().values(kid=kid, secret=secret, created_at=datetime.now(UTC))
+            insert_ignore(
+                link_keys,
+                conn.dialect.name,
+                kid=FIRST_KID,
+                secret=secrets.token_bytes(32),
+                created_at=datetime.now(UTC),
+            )
         )
-        return kid, {kid: secret}
+        rows = (await conn.execute(query)).all()
     return rows[-1].kid, {row.kid: row.secret for row in rows}
 
 
