@@ -96,7 +96,7 @@ def _demo_store(base_url: str) -> Any:
             f"  store:       {DEMO_STORE} ({tenant_id})\n"
             f"  API key:     {api_key}\n"
             f"  try:         curl -H 'Authorization: Bearer {api_key}' "
-            f"'{public}/v1/shipments?tracking_number=<printed below>'\n"
+            f"'{public}/v1/shipments?tracking_number=<a demo parcel below>'\n"
             "  Ctrl-C stops everything.\n"
         )
         yield
