@@ -237,7 +237,7 @@ async def test_store_override_and_spanish_recipient(
     await add_rule(notify_client, store, ["out_for_delivery"], ["sms", "email"], mode="all")
     response = await notify_client.put(
         "/v1/templates/sms/es/out_for_delivery",
-        json={"body": "¡{{ store_name }} va para allá! {{ tracking_url }}"},
+        json={"body": "¡{{ store_name }} va para allá! Síguelo aquí: {{ tracking_url }}"},
         headers=store.headers,
     )
     assert response.status == 200, await response.text()
@@ -247,8 +247,8 @@ async def test_store_override_and_spanish_recipient(
     await drain(engine, notify_worker)
 
     [sms] = fake_providers.twilio.requests
-    # "á" would make it UCS-2 and three segments: it goes out as GSM-7 look-alike text instead.
-    assert sms.body.startswith("¡Corner Books va para alla! http://gateway.test/t/")
+    # Accents would make it UCS-2 and three segments: it goes out as GSM-7 look-alike text.
+    assert sms.body.startswith("¡Corner Books va para alla! Siguelo aqui: http://gateway.test/t/")
     assert segment_count(sms.body) == 1
     [mail] = fake_providers.sendgrid.requests
     assert mail.subject == "Tu pedido de Corner Books ha salido a reparto"
