@@ -12,6 +12,7 @@ from gateway.clock import Clock
 from gateway.connection_cache import ConnectionCache
 from gateway.http import api as _api  # noqa: F401  (registers its operations)
 from gateway.http import callbacks, customer, hooks, ops
+from gateway.http import carrier_connections_api as _carrier_connections  # noqa: F401
 from gateway.http import notification_rules_api as _notification_rules  # noqa: F401  (registers)
 from gateway.http import notifications_api as _notifications_api  # noqa: F401  (registers)
 from gateway.http import tracking_api as _tracking_api  # noqa: F401  (registers)

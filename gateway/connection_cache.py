@@ -40,3 +40,7 @@ class ConnectionCache:
         while len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
         return connection
+
+    def forget(self, connection_id: str, carrier: str) -> None:
+        """Drop a changed or deleted connection here at once (other processes: within TTL_S)."""
+        self._entries.pop((connection_id, carrier), None)

@@ -42,6 +42,26 @@ class CarrierConnectionOut(BaseModel):
     webhook_url: str
 
 
+class CarrierConnectionView(BaseModel):
+    """A connection as listed: never its secrets, only how many are active."""
+
+    id: str
+    carrier: str
+    webhook_url: str
+    scheme: str
+    header: str
+    active_secrets: int = Field(description="2 while a secret is rotating")
+    created_at: datetime
+
+
+class CarrierConnectionList(BaseModel):
+    carrier_connections: list[CarrierConnectionView]
+
+
+class CarrierConnectionPatch(_In):
+    auth: CarrierAuthIn
+
+
 class RecipientIn(_In):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     phone: str | None = Field(default=None, description="E.164, e.g. +15551234567")

@@ -1,0 +1,95 @@
+"""Carrier connections after creation: rotate without changing the URL, list, delete, isolation."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.support import connect_carrier, load_fixture, make_store, post_fixture
+
+NEW = "fedex-secret-after-rotation"
+
+
+def _signed_with(fixture: dict[str, Any], secret: str) -> tuple[bytes, dict[str, str]]:
+    body = fixture["request"]["body"].encode()
+    signature = base64.b64encode(hmac.digest(secret.encode(), body, "sha256")).decode()
+    return body, {"fdx-signature": signature, "Content-Type": "application/json"}
+
+
+async def test_rotation_keeps_the_url_and_accepts_both_secrets_until_finished(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    store = await make_store(engine)
+    fixture = load_fixture("fedex", "out_for_delivery")
+    old = fixture["auth"]["secret"]
+    path = await connect_carrier(client, store, fixture)
+    connection_id = path.rsplit("/", 1)[1]
+    assert (await post_fixture(client, path, fixture)).status == 202  # cache now holds the old auth
+
+    rotating = {"scheme": "hmac_sha256_base64", "header": "fdx-signature", "secrets": [NEW, old]}
+    patched = await client.patch(
+        f"/v1/carrier-connections/{connection_id}", json={"auth": rotating}, headers=store.headers
+    )
+    assert patched.status == 200, await patched.text()
+    view = await patched.json()
+    assert view["active_secrets"] == 2
+    assert view["webhook_url"].endswith(path)
+    assert NEW not in json.dumps(view) and old not in json.dumps(view)
+    for secret in (NEW, old):
+        body, headers = _signed_with(fixture, secret)
+        assert (await client.post(path, data=body, headers=headers)).status == 202
+
+    done = {"scheme": "hmac_sha256_base64", "header": "fdx-signature", "secret": NEW}
+    await client.patch(
+        f"/v1/carrier-connections/{connection_id}", json={"auth": done}, headers=store.headers
+    )
+    body, headers = _signed_with(fixture, old)
+    assert (await client.post(path, data=body, headers=headers)).status == 401
+    body, headers = _signed_with(fixture, NEW)
+    assert (await client.post(path, data=body, headers=headers)).status == 202
+
+
+async def test_list_get_delete_and_isolation(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    owner, other = await make_store(engine, "Owner"), await make_store(engine, "Other")
+    fixture = load_fixture("ups", "out_for_delivery")
+    path = await connect_carrier(client, owner, fixture)
+    connection_id = path.rsplit("/", 1)[1]
+    url = f"/v1/carrier-connections/{connection_id}"
+
+    listed = await (await client.get("/v1/carrier-connections", headers=owner.headers)).json()
+    assert [c["id"] for c in listed["carrier_connections"]] == [connection_id]
+    assert fixture["auth"]["secret"] not in json.dumps(listed)
+    theirs = await (await client.get("/v1/carrier-connections", headers=other.headers)).json()
+    assert theirs == {"carrier_connections": []}
+    for method in ("GET", "PATCH", "DELETE"):
+        response = await client.request(
+            method, url, json={"auth": fixture["auth"]}, headers=other.headers
+        )
+        assert response.status == 404, method
+
+    assert (await client.delete(url, headers=owner.headers)).status == 204
+    assert (await client.get(url, headers=owner.headers)).status == 404
+    assert (await post_fixture(client, path, fixture)).status == 401  # deleted: fails closed
+
+
+async def test_patch_with_wrong_scheme_changes_nothing(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    store = await make_store(engine)
+    fixture = load_fixture("ups", "out_for_delivery")
+    path = await connect_carrier(client, store, fixture)
+    url = f"/v1/carrier-connections/{path.rsplit('/', 1)[1]}"
+    bad = {"scheme": "hmac_sha256_base64", "header": "credential", "secret": "whatever-secret"}
+
+    response = await client.patch(url, json={"auth": bad}, headers=store.headers)
+
+    assert response.status == 422
+    assert "whatever-secret" not in await response.text()
+    assert (await post_fixture(client, path, fixture)).status == 202
