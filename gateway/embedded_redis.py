@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Final
 
 __all__ = [
     "REDIS_SERVER_BIN_ENV",
@@ -45,6 +45,32 @@ REDIS_SERVER_BIN_ENV = "LASTMILE_REDIS_SERVER_BIN"
 
 _PR_SET_PDEATHSIG = 1
 _PORT_ATTEMPTS = 5
+
+
+DIR_PREFIX: Final = "lastmile-redis-"
+OWNER_FILE: Final = "owner.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_dirs(parent: Path | None = None) -> None:
+    """Delete the directories of embedded Redis servers whose owner died without cleaning up
+    (a SIGKILLed demo cannot remove its own)."""
+    for directory in (parent or Path(tempfile.gettempdir())).glob(DIR_PREFIX + "*"):
+        try:
+            owner = int((directory / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if not _alive(owner):
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -199,7 +225,9 @@ class EmbeddedRedis:
         if self._process is not None:
             return self.url
         binary = self._binary if self._binary is not None else find_redis_server()
-        tempdir = self._tempdir = Path(tempfile.mkdtemp(prefix="lastmile-redis-"))
+        remove_stale_dirs()
+        tempdir = self._tempdir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
+        (tempdir / OWNER_FILE).write_text(str(os.getpid()))
         atexit.register(self.stop)
         attempts = 1 if self._requested_port is not None else _PORT_ATTEMPTS
         try:

@@ -175,3 +175,20 @@ def test_parent_death_takes_redis_down(sig: signal.Signals) -> None:
             parent.wait()
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+def test_stale_directories_of_dead_owners_are_removed(tmp_path: Path) -> None:
+    from gateway.embedded_redis import DIR_PREFIX, OWNER_FILE, remove_stale_dirs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale, live, foreign = (tmp_path / f"{DIR_PREFIX}{n}" for n in ("stale", "live", "foreign"))
+    for directory in (stale, live, foreign):
+        directory.mkdir()
+    (stale / OWNER_FILE).write_text(str(dead.pid))
+    (live / OWNER_FILE).write_text(str(os.getpid()))
+
+    remove_stale_dirs(tmp_path)
+
+    assert not stale.exists()
+    assert live.exists() and foreign.exists()  # a live owner's, and one that is not ours
