@@ -25,6 +25,17 @@ BATCH: Final = 200
 MAX_BACKOFF_S: Final = 30.0
 
 
+async def hand_over(engine: AsyncEngine, redis: ArqRedis, jobs: list[PendingJob]) -> None:
+    """Enqueue committed outbox jobs and mark them relayed. Jobs call it for the follow-up work
+    they just committed, rather than draining the whole outbox (which made jobs contend)."""
+    if not jobs:
+        return
+    await enqueue_many(redis, [(j.job_id, j.function, j.args) for j in jobs])
+    async with engine.begin() as conn:
+        await mark_enqueued(conn, [job.job_id for job in jobs])
+    OUTBOX_RELAYED.inc(len(jobs))
+
+
 class OutboxRelay:
     def __init__(self, engine: AsyncEngine, redis: ArqRedis, *, poll_s: float = 1.0) -> None:
         self._engine = engine
@@ -55,20 +66,8 @@ class OutboxRelay:
                 await conn.rollback()
             if not pending:
                 return total
-            await enqueue_many(self._redis, [(j.job_id, j.function, j.args) for j in pending])
-            async with self._engine.begin() as conn:
-                await mark_enqueued(conn, [job.job_id for job in pending])
-            OUTBOX_RELAYED.inc(len(pending))
+            await hand_over(self._engine, self._redis, pending)
             total += len(pending)
-
-    async def hand_over(self, jobs: list[PendingJob]) -> None:
-        """Enqueue jobs the caller just committed and mark them relayed (no full drain)."""
-        if not jobs:
-            return
-        await enqueue_many(self._redis, [(j.job_id, j.function, j.args) for j in jobs])
-        async with self._engine.begin() as conn:
-            await mark_enqueued(conn, [job.job_id for job in jobs])
-        OUTBOX_RELAYED.inc(len(jobs))
 
     async def _run(self) -> None:
         delay = self._poll_s

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -66,3 +67,9 @@ def pin_clock_to_fixture(client: TestClient[Any, Any], fixture: dict[str, Any]) 
     except (ValueError, KeyError):
         return
     client.app[CLOCK].freeze(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+
+
+async def count_rows(engine: AsyncEngine, table: sa.Table) -> int:
+    async with engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(table)
+        return int((await conn.execute(query)).scalar_one())

@@ -39,10 +39,11 @@ from gateway.metrics import JOBS_RUN
 from gateway.notify import outcome
 from gateway.notify.compose import Composed, compose
 from gateway.notify.plan import SEND_JOB
-from gateway.relay import OutboxRelay
+from gateway.relay import hand_over
 from gateway.store import notification_reads as reads
 from gateway.store import notifications as store
 from gateway.store.notification_reads import SendView
+from gateway.store.outbox import collect_added_jobs
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,16 @@ SEND_NOTIFICATION: Final = func(send_notification, name=SEND_JOB, max_tries=MAX_
 async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | str:
     """Decide, in one transaction: not at all, not yet, or now (then claim and render)."""
     now = datetime.now(UTC)
+    with collect_added_jobs() as follow_up:
+        prepared = await _prepare_in_transaction(ctx, notification_id, now)
+    # An opted-out channel's fallback job goes to arq now, not at the next relay poll.
+    await hand_over(ctx["db"], ctx["redis"], follow_up)
+    return prepared
+
+
+async def _prepare_in_transaction(
+    ctx: JobContext, notification_id: str, now: datetime
+) -> _Ready | _Wait | str:
     async with ctx["db"].begin() as conn:
         view = await reads.load_for_send(conn, notification_id)
         if view is None:
@@ -95,17 +106,15 @@ async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | st
             await outcome.suppress(conn, row, Reason.SUPERSEDED)
             return "suppressed superseded"
         if view.opted_out:
-            fallback = await outcome.suppress(conn, row, Reason.OPTED_OUT, fallback=True)
-        else:
-            wait = await _wait_until(conn, view, now)
-            if wait is not None:
-                return _Wait(wait)
-            composed = await compose(conn, view, ctx["settings"].public_url)
-            if not await store.claim(conn, row.id, composed.columns()):
-                return "claimed elsewhere"
-            return _Ready(row, composed)
-    await _relay(ctx, fallback)
-    return "suppressed opted_out"
+            await outcome.suppress(conn, row, Reason.OPTED_OUT, fallback=True)
+            return "suppressed opted_out"
+        wait = await _wait_until(conn, view, now)
+        if wait is not None:
+            return _Wait(wait)
+        composed = await compose(conn, view, ctx["settings"].public_url)
+        if not await store.claim(conn, row.id, composed.columns()):
+            return "claimed elsewhere"
+        return _Ready(row, composed)
 
 
 async def _wait_until(conn: Any, view: SendView, now: datetime) -> datetime | None:
@@ -171,13 +180,9 @@ async def _record(ctx: JobContext, ready: _Ready, call: asyncio.Future[Receipt])
 
 
 async def _failed(ctx: JobContext, row: Any, reason: str, error: PermanentSendError | None) -> str:
-    async with ctx["db"].begin() as conn:
-        fallback = await outcome.mark_failed(conn, row, reason, error=error)
-    await _relay(ctx, fallback)
+    with collect_added_jobs() as follow_up:
+        async with ctx["db"].begin() as conn:
+            fallback = await outcome.mark_failed(conn, row, reason, error=error)
+    # The fallback's own job goes to arq now rather than at the next relay poll.
+    await hand_over(ctx["db"], ctx["redis"], follow_up)
     return f"failed {reason}" + (" (fell back)" if fallback else "")
-
-
-async def _relay(ctx: JobContext, queued: list[str]) -> None:
-    """Hand fallback jobs to arq now rather than at the next relay poll."""
-    if queued:
-        await OutboxRelay(ctx["db"], ctx["redis"]).drain()

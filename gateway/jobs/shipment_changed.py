@@ -14,7 +14,7 @@ from gateway.domain.events import Status
 from gateway.jobs.context import JobContext
 from gateway.jobs.fanout import CHANGE_HANDLERS, ShipmentChange
 from gateway.metrics import JOBS_RUN
-from gateway.relay import OutboxRelay
+from gateway.relay import hand_over
 from gateway.store.outbox import collect_added_jobs
 from gateway.store.tables import shipment_changes, shipments
 
@@ -37,7 +37,7 @@ async def shipment_changed(ctx: JobContext, change_id: str) -> str:
     # Hand this change's own follow-up jobs to arq now (a full drain here made every job fight
     # over the same outbox rows); anything missed stays in the outbox for the relay.
     try:
-        await OutboxRelay(ctx["db"], ctx["redis"]).hand_over(follow_up)
+        await hand_over(ctx["db"], ctx["redis"], follow_up)
     except Exception as exc:  # committed already: the relay will move them
         log.warning("follow-up hand-over failed (%s); left to the relay", type(exc).__name__)
     message = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +12,7 @@ from gateway.store.tables import events, raw_payloads
 from tests.support import (
     FIXTURES,
     connect_carrier,
+    count_rows,
     load_fixture,
     make_store,
     pin_clock_to_fixture,
@@ -36,11 +36,6 @@ async def _stored_events(
     return found
 
 
-async def _count(engine: AsyncEngine, table: sa.Table) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
-
-
 @pytest.mark.parametrize(("carrier", "case"), CASES, ids=[f"{c}/{n}" for c, n in CASES])
 async def test_fixture_through_http(
     client: TestClient[Any, Any], engine: AsyncEngine, carrier: str, case: str
@@ -58,8 +53,8 @@ async def test_fixture_through_http(
         body = await response.json()
         assert fixture["auth"]["secret"] not in await response.text()
         assert set(body) == {"error"}
-        assert await _count(engine, events) == 0
-        assert await _count(engine, raw_payloads) == 0
+        assert await count_rows(engine, events) == 0
+        assert await count_rows(engine, raw_payloads) == 0
         return
     assert await response.json() == {"accepted": len(expected["events"])}
     numbers = list(dict.fromkeys(e["tracking_number"] for e in expected["events"]))
@@ -67,4 +62,4 @@ async def test_fixture_through_http(
     # The API returns each shipment's timeline in time order; the fixture lists payload order.
     key = lambda e: (e["tracking_number"], e["occurred_at"])  # noqa: E731
     assert sorted(stored, key=key) == sorted(expected["events"], key=key)
-    assert await _count(engine, raw_payloads) == 1
+    assert await count_rows(engine, raw_payloads) == 1

@@ -16,6 +16,7 @@ from gateway.store.tables import events, outbox, raw_payloads, shipment_changes
 from tests.support import (
     Store,
     connect_carrier,
+    count_rows,
     load_fixture,
     make_store,
     pin_clock_to_fixture,
@@ -30,11 +31,6 @@ async def _shipment(client: TestClient[Any, Any], store: Store, number: str) -> 
     assert response.status == 200, await response.text()
     data: dict[str, Any] = await response.json()
     return data
-
-
-async def _count(engine: AsyncEngine, table: sa.Table) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
 
 
 def _fedex_signed(body: dict[str, Any], secret: str) -> tuple[bytes, dict[str, str]]:
@@ -54,9 +50,9 @@ async def test_same_request_twice_stores_one_set_of_events(
     second = await post_fixture(client, path, fixture)
 
     assert first.status == second.status == 202
-    assert await _count(engine, events) == len(fixture["expect"]["events"])
-    assert await _count(engine, shipment_changes) == 4  # one per package, none for the repeat
-    assert await _count(engine, raw_payloads) == 2  # every accepted request is kept for replay
+    assert await count_rows(engine, events) == len(fixture["expect"]["events"])
+    assert await count_rows(engine, shipment_changes) == 4  # one per package, none for the repeat
+    assert await count_rows(engine, raw_payloads) == 2  # every accepted request is kept for replay
 
 
 async def test_duplicate_fixture_collapses_with_original(
@@ -152,7 +148,7 @@ async def test_over_one_mebibyte_is_413_and_stores_nothing(
 
     assert response.status == 413
     assert (await response.json())["error"]["code"] == "payload_too_large"
-    assert await _count(engine, raw_payloads) == 0
+    assert await count_rows(engine, raw_payloads) == 0
 
 
 async def test_unknown_connection_and_wrong_carrier_answer_like_bad_signature(
@@ -169,7 +165,7 @@ async def test_unknown_connection_and_wrong_carrier_answer_like_bad_signature(
     bodies = {await r.text() for r in (bad_signature, unknown, wrong_carrier, no_such_carrier)}
     assert {r.status for r in (bad_signature, unknown, wrong_carrier, no_such_carrier)} == {401}
     assert len(bodies) == 1
-    assert await _count(engine, events) == 0
+    assert await count_rows(engine, events) == 0
 
 
 async def test_rotated_secret_both_accepted(
