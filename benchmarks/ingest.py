@@ -39,9 +39,9 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from gateway.embedded_redis import EmbeddedRedis, find_free_port, parent_death_preexec
-from gateway.store.db import create_engine
-from gateway.store.tables import events, raw_payloads, shipments
+from gateway.platform.db import create_engine
+from gateway.platform.embedded_redis import EmbeddedRedis, find_free_port, parent_death_preexec
+from gateway.shipments.tables import events, raw_payloads, shipments
 from webhooks.registry import CARRIERS, auth_from_config
 from webhooks.signing import sign
 

@@ -50,7 +50,7 @@ from ingest import (  # noqa: E402 - the sibling benchmark's process helpers
     wait_healthy,
 )
 
-from gateway.embedded_redis import EmbeddedRedis, find_free_port  # noqa: E402
+from gateway.platform.embedded_redis import EmbeddedRedis, find_free_port  # noqa: E402
 
 MAGIC_SUFFIXES: Final = frozenset({"0429", "0500", "1211", "1610", "1614"})  # fake failures
 UPS_CREDENTIAL: Final = "bench-ups-credential"
@@ -108,11 +108,13 @@ def phones(count: int) -> list[str]:
 
 async def prepare(database_url: str, count: int) -> tuple[str, str, list[tuple[str, str]]]:
     """(api key, webhook path, [(tracking number, phone)]) for a fresh store."""
-    from gateway.domain.notify import ChannelKind, Rule, TriggerEvent
-    from gateway.domain.notify_settings import NotificationSettings
-    from gateway.store import connections, notification_config, tenants
-    from gateway.store.db import create_engine
-    from gateway.store.shipments import Registration, register
+    from gateway.carriers import store as connections
+    from gateway.notifications import store_config as notification_config
+    from gateway.notifications.rules import ChannelKind, Rule, TriggerEvent
+    from gateway.notifications.settings import NotificationSettings
+    from gateway.platform.db import create_engine
+    from gateway.shipments.store import Registration, register
+    from gateway.tenants import store as tenants
     from webhooks.base import AuthScheme, ConnectionAuth
 
     engine = create_engine(database_url)
@@ -248,7 +250,7 @@ class PgWaits:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._loop()), daemon=True)
 
     async def _loop(self) -> None:
-        from gateway.store.db import create_engine
+        from gateway.platform.db import create_engine
 
         query = sa.text(
             "SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-') || ' (' "

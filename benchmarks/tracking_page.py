@@ -34,7 +34,7 @@ from typing import Any, Final
 
 import aiohttp
 
-from gateway.embedded_redis import EmbeddedRedis, find_free_port, parent_death_preexec
+from gateway.platform.embedded_redis import EmbeddedRedis, find_free_port, parent_death_preexec
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 FIXTURES: Final = REPO_ROOT / "tests" / "fixtures" / "carriers" / "ups"

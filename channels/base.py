@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import ClassVar, Final, Protocol
 
-from gateway.settings import SettingsError
+from gateway.platform.settings import SettingsError
 
 KINDS: Final = ("sms", "email", "push")  # the keys of the dict that registry.build_channels returns
 

@@ -11,7 +11,7 @@ from channels.console import ConsoleChannel
 from channels.fcm_push import FCMPush
 from channels.sendgrid_email import SendGridEmail
 from channels.twilio_sms import TwilioSMS
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from channels.base import (
     parse_retry_after,
     require,
 )
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 # python_http_client logs every request body (addresses, message text) at DEBUG: never let it.

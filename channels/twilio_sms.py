@@ -25,7 +25,7 @@ from channels.base import (
     parse_retry_after,
     require,
 )
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 

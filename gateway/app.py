@@ -1,46 +1,66 @@
-"""The app factory: `create_app(settings)` alone builds the gateway."""
+"""The app factory: `create_app(settings)` alone builds the gateway; every route is mounted here.
+
+An event's path through the areas: carriers (webhook in) → shipments (stored, changed) →
+notifications and store_webhooks (fan-out, sent by the worker) → tracking (the customer's page).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Final
 
 from aiohttp import web
 from arq.connections import ArqRedis
 
-from gateway.appkeys import CLOCK, CONNECTIONS, DB, INGEST, REDIS, RELAY, SETTINGS
-from gateway.clock import Clock
-from gateway.connection_cache import ConnectionCache
-from gateway.http import api as _api  # noqa: F401  (registers its operations)
-from gateway.http import callbacks, customer, hooks, ops
-from gateway.http import carrier_connections_api as _carrier_connections  # noqa: F401
-from gateway.http import notification_rules_api as _notification_rules  # noqa: F401  (registers)
-from gateway.http import notifications_api as _notifications_api  # noqa: F401  (registers)
-from gateway.http import tracking_api as _tracking_api  # noqa: F401  (registers)
-from gateway.http import webhook_endpoints as _webhook_endpoints  # noqa: F401  (registers)
-from gateway.http.errors import error_middleware
-from gateway.http.openapi import add_routes as add_api_routes
-from gateway.ingest_writer import IngestWriter
-from gateway.relay import OutboxRelay
-from gateway.settings import Settings
-from gateway.store.db import create_engine
+from gateway.carriers import routes as carriers
+from gateway.carriers.connection_cache import CONNECTIONS, ConnectionCache
+from gateway.notifications import callbacks
+from gateway.notifications import routes as notifications
+from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
+from gateway.platform.clock import Clock
+from gateway.platform.db import create_engine
+from gateway.platform.http import probes
+from gateway.platform.http.errors import error_middleware
+from gateway.platform.http.openapi import Operation, openapi_document
+from gateway.platform.relay import OutboxRelay
+from gateway.platform.settings import Settings
+from gateway.shipments import routes as shipments
+from gateway.shipments.writer import INGEST, IngestWriter
+from gateway.store_webhooks import routes as store_webhooks
+from gateway.tracking import api as tracking_api
+from gateway.tracking import routes as tracking
+from gateway.tracking.pages import customer_not_found
 
-MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES: Final = 1024 * 1024
 _CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+# The store's API (`/v1`, API key): described by /openapi.json.
+STORE_API: Final[Sequence[Operation]] = (
+    *carriers.API,
+    *shipments.API,
+    *notifications.API,
+    *store_webhooks.API,
+    *tracking_api.API,
+)
 
 
 def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Application:
     """Build the gateway. `redis_url` overrides settings (the embedded Redis picks its port)."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[error_middleware(customer_not_found)], client_max_size=MAX_BODY_BYTES
+    )
     app[SETTINGS] = settings
     app[CLOCK] = Clock()
+    app[probes.OPENAPI_DOCUMENT] = openapi_document(STORE_API)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis(redis_url or settings.redis_url))
     app.cleanup_ctx.append(_background)
-    ops.add_routes(app)
-    hooks.add_routes(app)
-    customer.add_routes(app)
-    callbacks.add_routes(app)
-    add_api_routes(app)
+    app.on_startup.append(tracking.prepare_pages)
+    app.router.add_routes(carriers.WEBHOOK_ROUTES)  # carriers: their own auth per connection
+    app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
+    app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
+    app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks
+    app.router.add_routes(probes.ROUTES)  # operators: probes, metrics, /openapi.json
     return app
 
 

@@ -12,8 +12,8 @@ from typing import NoReturn
 import click
 from aiohttp import web
 
-from gateway.logs import configure_logging
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.platform.logs import configure_logging
+from gateway.platform.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ async def _freeze_heap(_app: web.Application) -> None:
 @main.command()
 def worker() -> None:
     """Run the arq worker (run as many as you like)."""
-    from gateway.jobs.worker import build_worker
+    from gateway.worker import build_worker
 
     settings = _settings()
     build_worker(settings, _require_redis(settings)).run()
@@ -78,7 +78,7 @@ def worker() -> None:
 @main.command()
 def migrate() -> None:
     """Create or upgrade the database schema (idempotent)."""
-    from gateway.store.migrate import upgrade
+    from gateway.platform.migrate import upgrade
 
     settings = _settings()
     try:
@@ -97,8 +97,8 @@ def tenants() -> None:
 @click.argument("name")
 def tenants_create(name: str) -> None:
     """Create a store and print its API key once, as one JSON line."""
-    from gateway.store import tenants as tenant_store
-    from gateway.store.db import create_engine
+    from gateway.platform.db import create_engine
+    from gateway.tenants import store as tenant_store
 
     settings = _settings()
     name = name.strip()

@@ -16,17 +16,18 @@ import click
 from aiohttp import web
 
 from gateway.app import create_app
-from gateway.appkeys import DB, SETTINGS
-from gateway.domain.notify_settings import NotificationSettings
-from gateway.embedded_redis import EmbeddedRedis
-from gateway.jobs.worker import build_worker
-from gateway.notify.demo_outbox import demo_worker_ctx
-from gateway.settings import Settings
-from gateway.store import connections, tenants
-from gateway.store.links import mint_token, tracking_url
-from gateway.store.migrate import upgrade
-from gateway.store.notification_config import put_settings
-from gateway.store.shipments import Registration, register
+from gateway.carriers import store as connections
+from gateway.notifications.demo_outbox import demo_worker_ctx
+from gateway.notifications.settings import NotificationSettings
+from gateway.notifications.store_config import put_settings
+from gateway.platform.appkeys import DB, SETTINGS
+from gateway.platform.embedded_redis import EmbeddedRedis
+from gateway.platform.migrate import upgrade
+from gateway.platform.settings import Settings
+from gateway.shipments.store import Registration, register
+from gateway.tenants import store as tenants
+from gateway.tracking.store_links import mint_token, tracking_url
+from gateway.worker import build_worker
 from webhooks.base import AuthScheme, ConnectionAuth
 
 log = logging.getLogger(__name__)

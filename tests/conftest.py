@@ -17,11 +17,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
-from gateway.jobs.worker import build_worker
-from gateway.settings import Settings, load_settings
-from gateway.store.db import create_engine
-from gateway.store.migrate import upgrade
-from gateway.store.schema import metadata
+from gateway.platform.db import create_engine
+from gateway.platform.migrate import upgrade
+from gateway.platform.settings import Settings, load_settings
+from gateway.schema import metadata
+from gateway.worker import build_worker
 from tests.services import start_postgres, start_redis
 
 BACKENDS = ("sqlite", "postgresql")

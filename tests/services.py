@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from gateway.embedded_redis import EmbeddedRedis, find_free_port, parent_death_preexec
+from gateway.platform.embedded_redis import EmbeddedRedis, find_free_port, parent_death_preexec
 
 __all__ = [
     "POSTGRES_BIN_DIR_ENV",

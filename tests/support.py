@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.appkeys import CLOCK
-from gateway.store.tenants import create_tenant
+from gateway.platform.appkeys import CLOCK
+from gateway.tenants.store import create_tenant
 
 FIXTURES = Path(__file__).parent / "fixtures" / "carriers"
 

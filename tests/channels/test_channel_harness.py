@@ -22,7 +22,7 @@ from channels.base import (
     SendError,
 )
 from channels.registry import build_channels, close_channels
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
 from tests.fakes.fake_google import generate_service_account_key
 from tests.fakes.fake_providers import SENDGRID_FROM, TWILIO_FROM_NUMBER, FakeProviders
 

@@ -14,7 +14,7 @@ from channels.fcm_push import FCMPush
 from channels.registry import build_channels, close_channels
 from channels.sendgrid_email import SendGridEmail
 from channels.twilio_sms import TwilioSMS
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.platform.settings import Settings, SettingsError, load_settings
 from tests.fakes.fake_providers import FakeProviders
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import Settings, load_settings
+from gateway.platform.settings import Settings, load_settings
 from tests.fakes.fake_google import ServiceAccountKey, generate_service_account_key
 from tests.fakes.fake_providers import FakeProviders, running_fake_providers
 

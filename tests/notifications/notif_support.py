@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.registry import build_channels, close_channels
 from gateway.app import create_app
-from gateway.jobs.shipment_changed import shipment_changed
-from gateway.jobs.worker import build_worker
-from gateway.settings import Settings
-from gateway.store.notification_tables import notifications
-from gateway.store.tables import outbox, shipment_changes
+from gateway.notifications.tables import notifications
+from gateway.platform.settings import Settings
+from gateway.platform.tables import outbox
+from gateway.shipments.jobs import shipment_changed
+from gateway.shipments.tables import shipment_changes
+from gateway.worker import build_worker
 from tests.support import Store, connect_carrier, load_fixture, make_store, post_fixture
 
 FAST_BACKOFF_S = (0.02, 0.02, 0.02, 0.02, 0.02)

@@ -9,7 +9,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import gateway.app  # noqa: F401  (registers every operation)
-from gateway.http.openapi import openapi_document
+from gateway.app import STORE_API
+from gateway.platform.http.openapi import openapi_document
 from tests.notifications.notif_support import shipment_body
 from tests.support import Store, make_store
 
@@ -240,13 +241,13 @@ async def test_every_notification_endpoint_hides_other_tenants_objects(
 
 def test_openapi_describes_the_notification_endpoints() -> None:
     # The document itself: no app running (so no relay racing the test's teardown).
-    paths = openapi_document()["paths"]
+    paths = openapi_document(STORE_API)["paths"]
     assert set(paths["/v1/notification-rules"]) == {"get", "post"}
     assert set(paths["/v1/notification-rules/{id}"]) == {"get", "patch", "delete"}
     assert set(paths["/v1/notification-settings"]) == {"get", "patch"}
     assert set(paths["/v1/templates/{channel}/{locale}/{event}"]) == {"put", "delete"}
     assert "get" in paths["/v1/templates"] and "get" in paths["/v1/notifications"]
-    schemas = openapi_document()["components"]["schemas"]
+    schemas = openapi_document(STORE_API)["components"]["schemas"]
     assert "channels" in schemas["RecipientIn"]["properties"]
 
 

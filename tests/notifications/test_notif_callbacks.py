@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.request_validator import RequestValidator
 
 from gateway.app import create_app
-from gateway.inbound_sms import InboundSMS
-from gateway.notify import keywords
-from gateway.settings import Settings
-from gateway.store.notifications import is_opted_out
+from gateway.domain.inbound_sms import InboundSMS
+from gateway.notifications import keywords
+from gateway.notifications.store import is_opted_out
+from gateway.platform.settings import Settings
 from tests.fakes.fake_providers import FakeProviders
 from tests.notifications.notif_support import (
     PHONE,

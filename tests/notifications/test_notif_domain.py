@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.domain.events import Status
-from gateway.domain.notify import (
+from gateway.notifications.rules import (
     DEFAULT_RULES,
     ChannelKind,
     DeliveryMode,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.sms_length import segment_count
 from gateway.domain.privacy import mask_phone
-from gateway.store.notifications import is_opted_out, recipient_of
+from gateway.notifications.store import is_opted_out, recipient_of
 from tests.fakes.fake_providers import FakeProviders
 from tests.notifications.notif_support import (
     EMAIL,

@@ -1,4 +1,4 @@
-"""Migration 0002 creates exactly the tables gateway/store/notification_tables.py describes."""
+"""Migration 0002 creates exactly the tables gateway/notifications/tables.py describes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.store import notification_tables
-from gateway.store.schema import metadata
+from gateway.notifications import tables as notification_tables
+from gateway.schema import metadata
 
 OURS = {
     table.name

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.base import Channel, Message, Receipt
 from channels.registry import build_channels, close_channels
-from gateway.domain.notify import TriggerEvent
-from gateway.jobs.send_notification import send_notification
-from gateway.jobs.worker import build_worker
-from gateway.notify.plan import Trigger, plan_event
-from gateway.settings import Settings
+from gateway.notifications.jobs import send_notification
+from gateway.notifications.plan import Trigger, plan_event
+from gateway.notifications.rules import TriggerEvent
+from gateway.platform.settings import Settings
+from gateway.worker import build_worker
 from tests.fakes.fake_providers import FakeProviders
 from tests.notifications.notif_support import (
     FAST_BACKOFF_S,

@@ -12,10 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from channels.sms_length import segment_count, sms_length
-from gateway.domain.notify import LANGUAGES, ChannelKind, TriggerEvent
-from gateway.links import mint
-from gateway.notify.formatting import format_day, format_eta, format_moment
-from gateway.notify.render import (
+from gateway.notifications.formatting import format_day, format_eta, format_moment
+from gateway.notifications.render import (
     MAX_SMS_SEGMENTS,
     SAMPLE_CONTEXT,
     TEMPLATES_DIR,
@@ -24,6 +22,8 @@ from gateway.notify.render import (
     render_override,
     to_gsm7,
 )
+from gateway.notifications.rules import LANGUAGES, ChannelKind, TriggerEvent
+from gateway.tracking.links import mint
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOTS = [(c, lang, e) for c in ChannelKind for lang in LANGUAGES for e in TriggerEvent]

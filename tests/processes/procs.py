@@ -22,7 +22,11 @@ from pathlib import Path
 
 import aiohttp
 
-from gateway.embedded_redis import REDIS_SERVER_BIN_ENV, find_free_port, parent_death_preexec
+from gateway.platform.embedded_redis import (
+    REDIS_SERVER_BIN_ENV,
+    find_free_port,
+    parent_death_preexec,
+)
 
 __all__ = [
     "Child",

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from gateway.store.db import create_engine
-from gateway.store.tables import events, raw_payloads, shipment_changes
+from gateway.platform.db import create_engine
+from gateway.shipments.tables import events, raw_payloads, shipment_changes
 from tests.processes.procs import Child, Children, clean_env
 from tests.support import load_fixture
 

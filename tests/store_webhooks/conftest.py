@@ -11,10 +11,10 @@ from arq.connections import ArqRedis
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.jobs.worker import build_worker
-from gateway.relay import OutboxRelay
-from gateway.settings import Settings
-from gateway.webhook_delivery.sender import create_session
+from gateway.platform.relay import OutboxRelay
+from gateway.platform.settings import Settings
+from gateway.store_webhooks.sender import create_session
+from gateway.worker import build_worker
 from tests.store_webhooks.whk_receiver import Receiver
 from tests.support import Store, make_store
 

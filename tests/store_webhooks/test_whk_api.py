@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
-from gateway.settings import Settings
+from gateway.platform.settings import Settings
 from tests.store_webhooks.conftest import add_endpoint
 from tests.support import Store, make_store
 

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.relay import OutboxRelay
-from gateway.webhook_events import emit, message_id_for
+from gateway.platform.relay import OutboxRelay
+from gateway.store_webhooks.events import emit, message_id_for
 from tests.store_webhooks.conftest import add_endpoint
 from tests.store_webhooks.whk_receiver import Receiver
 from tests.support import Store

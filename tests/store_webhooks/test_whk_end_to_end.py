@@ -12,11 +12,11 @@ from aiohttp.test_utils import TestClient
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.jobs.shipment_changed import shipment_changed
-from gateway.store.outbox import count_pending
-from gateway.store.tables import shipment_changes
-from gateway.webhook_delivery.job import deliver_webhook
-from gateway.webhook_events import message_id_for
+from gateway.platform.outbox import count_pending
+from gateway.shipments.jobs import shipment_changed
+from gateway.shipments.tables import shipment_changes
+from gateway.store_webhooks.events import message_id_for
+from gateway.store_webhooks.jobs import deliver_webhook
 from tests.store_webhooks.conftest import add_endpoint
 from tests.store_webhooks.whk_receiver import Receiver
 from tests.support import Store, connect_carrier, load_fixture, post_fixture

@@ -15,14 +15,14 @@ from arq.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.console import ConsoleChannel
-from gateway.relay import OutboxRelay
-from gateway.store.tables import outbox
-from gateway.store.webhook_tables import store_alerts, webhook_endpoints, webhook_messages
-from gateway.webhook_delivery.alerts import send_store_alert
-from gateway.webhook_delivery.job import deliver_webhook
-from gateway.webhook_delivery.maintenance import webhook_maintenance
-from gateway.webhook_delivery.sender import create_session
-from gateway.webhook_events import emit, message_id_for
+from gateway.platform.relay import OutboxRelay
+from gateway.platform.tables import outbox
+from gateway.store_webhooks.alerts import send_store_alert
+from gateway.store_webhooks.events import emit, message_id_for
+from gateway.store_webhooks.jobs import deliver_webhook
+from gateway.store_webhooks.maintenance import webhook_maintenance
+from gateway.store_webhooks.sender import create_session
+from gateway.store_webhooks.tables import store_alerts, webhook_endpoints, webhook_messages
 from tests.store_webhooks.conftest import add_endpoint
 from tests.store_webhooks.whk_receiver import Receiver
 from tests.support import Store

@@ -9,9 +9,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from gateway.webhook_delivery.schedule import BACKOFF_S, next_delay_s, parse_retry_after
-from gateway.webhook_delivery.ssrf import UnsafeURL, check_url, is_forbidden
-from gateway.webhook_events import encode_body, message_id_for, scrub
+from gateway.store_webhooks.events import encode_body, message_id_for, scrub
+from gateway.store_webhooks.schedule import BACKOFF_S, next_delay_s, parse_retry_after
+from gateway.store_webhooks.ssrf import UnsafeURL, check_url, is_forbidden
 
 NOW = datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 

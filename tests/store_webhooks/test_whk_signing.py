@@ -10,7 +10,7 @@ import pytest
 import standardwebhooks.webhooks as stdwh
 import svix.webhooks as svix
 
-from gateway.webhook_delivery import signing
+from gateway.store_webhooks import signing
 
 BODY = '{"type":"shipment.status_changed","timestamp":"2026-01-01T00:00:00Z","data":{}}'
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.appkeys import CLOCK
+from gateway.platform.appkeys import CLOCK
 from tests.tracking.tracking_support import (
     BEFORE_DELIVERY,
     DESKTOP,

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.appkeys import CLOCK
-from gateway.links import mint
+from gateway.platform.appkeys import CLOCK
+from gateway.tracking.links import mint
 from tests.support import connect_carrier, load_fixture, make_store, post_fixture
 from tests.tracking.tracking_support import (
     AFTER_DELIVERY,

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.appkeys import CLOCK
-from gateway.store.webhook_tables import webhook_messages
+from gateway.platform.appkeys import CLOCK
+from gateway.store_webhooks.tables import webhook_messages
 from tests.tracking.tracking_support import (
     AFTER_DELIVERY,
     BEFORE_DELIVERY,

@@ -1,4 +1,4 @@
-"""Migration 0004 creates exactly what gateway/store/tracking_tables.py declares (both backends)."""
+"""Migration 0004 creates exactly what gateway/tracking/tables.py declares (both backends)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.store.schema import metadata
-from gateway.store.tracking_tables import ratings, tracking_link_opens
+from gateway.schema import metadata
+from gateway.tracking.tables import ratings, tracking_link_opens
 
 MINE = {ratings.name, tracking_link_opens.name}
 

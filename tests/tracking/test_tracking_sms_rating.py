@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from twilio.request_validator import RequestValidator
 
 from gateway.app import create_app
-from gateway.inbound_sms import INBOUND_SMS_HANDLERS, InboundSMS
-from gateway.ratings import sms_rating_reply
-from gateway.settings import Settings
+from gateway.domain.inbound_sms import InboundSMS
+from gateway.notifications.inbound import INBOUND_SMS_HANDLERS
+from gateway.platform.settings import Settings
+from gateway.tracking.ratings import sms_rating_reply
 from tests.notifications.notif_support import add_rule, drain, notify_worker, quiet_store
 from tests.tracking.tracking_support import DELIVERED, ON_THE_WAY, Tracked, track_shipment
 

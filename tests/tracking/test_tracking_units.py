@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from gateway import links
 from gateway.domain.events import Status
-from gateway.domain.link_previews import is_preview_fetch
-from gateway.domain.page_text import TEXT, PageLocale, from_accept_language
-from gateway.domain.ratings import parse_sms_reply
-from gateway.http.tracking_view import PageInput, build_view
-from gateway.store.tracking import TrackedEvent, TrackedShipment
+from gateway.tracking import links
+from gateway.tracking.page_text import TEXT, PageLocale, from_accept_language
+from gateway.tracking.previews import is_preview_fetch
+from gateway.tracking.rules import parse_sms_reply
+from gateway.tracking.store import TrackedEvent, TrackedShipment
+from gateway.tracking.view import PageInput, build_view
 
 NOW = datetime(2026, 3, 16, 21, 30, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Browser, ViewportSize, async_playwright
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.appkeys import CLOCK
+from gateway.platform.appkeys import CLOCK
 from tests.support import Store, connect_carrier, load_fixture, make_store, post_fixture
 
 TRACKING_NUMBER: Final = "1Z8R2F610373102544"

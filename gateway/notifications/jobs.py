@@ -1,0 +1,187 @@
+"""Job: send one notification through its channel, at most once.
+
+At-most-once, on purpose: the row moves `queued` → `sending` (with the rendered message) in a
+committed transaction *before* the provider call, and only a `queued` row is ever sent. A worker
+that dies during the call leaves `sending`; the re-run marks it `failed`/`outcome_unknown`
+instead of sending again, because no provider here deduplicates a repeated request and a
+customer must never get the same text twice. Twilio's status callback (it carries the
+notification id) and SendGrid's events (custom arg) still move such a row to sent/delivered.
+A worker that is *stopped* (arq cancels running jobs) lets the provider call finish and records
+its outcome first, so a deploy does not turn sent messages into `outcome_unknown`.
+
+Waiting is done with arq's `Retry(defer=...)`, which keeps the job id: the collapse window
+(newer news for the same shipment and channel suppresses this one as `superseded`), quiet hours
+in the recipient's zone, and retryable provider errors along BACKOFF_S with jitter (a provider's
+Retry-After is a floor). Provider attempts are counted on the row, not by arq's job_try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from arq.worker import Retry, func
+
+from channels.base import PermanentSendError, Receipt, RetryableSendError
+from gateway.notifications import outcome, store
+from gateway.notifications import store_reads as reads
+from gateway.notifications.compose import Composed, compose
+from gateway.notifications.plan import SEND_JOB
+from gateway.notifications.rules import (
+    NotificationStatus,
+    Reason,
+    TriggerEvent,
+    quiet_until,
+    retry_delay_s,
+)
+from gateway.notifications.store_reads import SendView
+from gateway.platform.job_context import JobContext
+from gateway.platform.metrics import JOBS_RUN
+from gateway.platform.outbox import collect_added_jobs
+from gateway.platform.relay import hand_over
+
+log = logging.getLogger(__name__)
+
+BACKOFF_S: Final = (5.0, 30.0, 120.0, 600.0, 1800.0)  # then `failed`, and the next channel
+MAX_JOB_TRIES: Final = 30  # arq's bound; deferrals and retries together stay far below it
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    row: Any
+    composed: Composed
+
+
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    until: datetime
+
+
+async def send_notification(ctx: JobContext, notification_id: str) -> str:
+    """Idempotent by the row's status. Raises arq's Retry to wait or to retry."""
+    step = await _prepare(ctx, notification_id)
+    if isinstance(step, _Wait):
+        return await _defer(ctx, notification_id, step.until)
+    if isinstance(step, str):
+        JOBS_RUN.labels(SEND_JOB, step.split(" ")[0]).inc()
+        return step
+    result = await _deliver(ctx, step)
+    JOBS_RUN.labels(SEND_JOB, result.split(" ")[0]).inc()
+    return result
+
+
+SEND_NOTIFICATION: Final = func(send_notification, name=SEND_JOB, max_tries=MAX_JOB_TRIES)  # type: ignore[arg-type]
+
+
+async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | str:
+    """Decide, in one transaction: not at all, not yet, or now (then claim and render)."""
+    now = datetime.now(UTC)
+    with collect_added_jobs() as follow_up:
+        prepared = await _prepare_in_transaction(ctx, notification_id, now)
+    # An opted-out channel's fallback job goes to arq now, not at the next relay poll.
+    await hand_over(ctx["db"], ctx["redis"], follow_up)
+    return prepared
+
+
+async def _prepare_in_transaction(
+    ctx: JobContext, notification_id: str, now: datetime
+) -> _Ready | _Wait | str:
+    async with ctx["db"].begin() as conn:
+        view = await reads.load_for_send(conn, notification_id)
+        if view is None:
+            return "missing"
+        row = view.row
+        if row.status == NotificationStatus.SENDING.value:
+            # The previous run died during the provider call: it may have gone out.
+            await outcome.mark_failed(conn, row, Reason.OUTCOME_UNKNOWN.value, fallback=False)
+            return "outcome_unknown"
+        if row.status != NotificationStatus.QUEUED.value:
+            return f"done already ({row.status})"
+        if view.superseded:
+            await outcome.suppress(conn, row, Reason.SUPERSEDED)
+            return "suppressed superseded"
+        if view.opted_out:
+            await outcome.suppress(conn, row, Reason.OPTED_OUT, fallback=True)
+            return "suppressed opted_out"
+        wait = await _wait_until(conn, view, now)
+        if wait is not None:
+            return _Wait(wait)
+        composed = await compose(conn, view, ctx["settings"].public_url)
+        if not await store.claim(conn, row.id, composed.columns()):
+            return "claimed elsewhere"
+        return _Ready(row, composed)
+
+
+async def _wait_until(conn: Any, view: SendView, now: datetime) -> datetime | None:
+    """The collapse window, then quiet hours in the recipient's zone (unless urgent)."""
+    row, settings = view.row, view.settings
+    collapsing = row.reason != Reason.QUIET_HOURS.value  # quiet hours are re-checked each run
+    if collapsing and row.send_after is not None and row.send_after > now:
+        return row.send_after  # type: ignore[no-any-return]
+    if settings.quiet_hours is None or TriggerEvent(row.event) in settings.urgent_events:
+        return None
+    until = quiet_until(now, view.recipient.zone, settings.quiet_hours.window())
+    if until is not None:
+        await store.update(conn, row.id, send_after=until, reason=Reason.QUIET_HOURS.value)
+    return until
+
+
+async def _defer(ctx: JobContext, notification_id: str, until: datetime) -> str:
+    if ctx.get("job_try", 1) >= MAX_JOB_TRIES:  # arq would drop the job silently: record it
+        async with ctx["db"].begin() as conn:
+            row = await store.get(conn, notification_id)
+            await outcome.mark_failed(conn, row, Reason.RETRIES_EXHAUSTED.value, fallback=False)
+        return "failed waiting"
+    delay_s = max((until - datetime.now(UTC)).total_seconds(), 0.01)
+    raise Retry(defer=delay_s)
+
+
+async def _deliver(ctx: JobContext, ready: _Ready) -> str:
+    """Send, then record the outcome, even when the worker is being stopped meanwhile."""
+    channel = ctx["channels"][ready.row.channel]
+    call = asyncio.ensure_future(channel.send(ready.composed.message))
+    try:
+        await asyncio.wait([call])  # a cancellation reaches this task, never the call
+    except asyncio.CancelledError:
+        # arq cancels running jobs when the worker stops (a deploy). The provider call is
+        # bounded by the channel's timeout: let it answer and record what it said, so the
+        # re-run finds `sent` instead of an `outcome_unknown` it must not resend.
+        await asyncio.wait([call])
+        with contextlib.suppress(Retry):
+            await _record(ctx, ready, call)
+        raise
+    return await _record(ctx, ready, call)
+
+
+async def _record(ctx: JobContext, ready: _Ready, call: asyncio.Future[Receipt]) -> str:
+    row, attempt = ready.row, ready.row.attempts + 1
+    try:
+        receipt = call.result()
+    except RetryableSendError as exc:
+        backoff = ctx.get("notify_backoff_s", BACKOFF_S)
+        delay_s = retry_delay_s(attempt, backoff, exc.retry_after_s)
+        if delay_s is not None and ctx.get("job_try", 1) < MAX_JOB_TRIES:
+            async with ctx["db"].begin() as conn:
+                await store.release(conn, row.id, exc.code)
+            log.info("notification %s: %s, retry %d in %.1fs", row.id, exc.code, attempt, delay_s)
+            raise Retry(defer=delay_s) from None
+        return await _failed(ctx, row, f"{Reason.RETRIES_EXHAUSTED.value}:{exc.code}", None)
+    except PermanentSendError as exc:
+        return await _failed(ctx, row, exc.code, exc)
+    async with ctx["db"].begin() as conn:
+        await outcome.mark_sent(conn, row, receipt.provider_id)
+    log.info("notification %s sent by %s", row.id, ctx["channels"][row.channel].name)
+    return f"sent {row.channel}"
+
+
+async def _failed(ctx: JobContext, row: Any, reason: str, error: PermanentSendError | None) -> str:
+    with collect_added_jobs() as follow_up:
+        async with ctx["db"].begin() as conn:
+            fallback = await outcome.mark_failed(conn, row, reason, error=error)
+    # The fallback's own job goes to arq now rather than at the next relay poll.
+    await hand_over(ctx["db"], ctx["redis"], follow_up)
+    return f"failed {reason}" + (" (fell back)" if fallback else "")

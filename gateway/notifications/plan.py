@@ -1,0 +1,142 @@
+"""Planning: which notifications a shipment's news causes, written as rows plus outbox jobs.
+
+Runs inside the caller's transaction (the `shipment_changed` job for status and ETA changes; the
+dispatcher areas call `plan_event` for `arriving` and `late`). Every row's id derives from
+(cause, channel, address), so planning the same cause twice queues nothing new.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.domain.changes import ShipmentChange
+from gateway.notifications import store
+from gateway.notifications import store_config as config
+from gateway.notifications import store_reads as reads
+from gateway.notifications.rules import (
+    DEFAULT_RULES,
+    ChannelKind,
+    NotificationStatus,
+    Plan,
+    Reason,
+    Rule,
+    TriggerEvent,
+    matching,
+    notification_id,
+    plan,
+    triggers_for_change,
+)
+from gateway.platform.outbox import add_job
+
+log = logging.getLogger(__name__)
+
+SEND_JOB: Final = "send_notification"
+
+
+def send_job_id(notification_id: str) -> str:
+    return f"{SEND_JOB}:{notification_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """Something a customer may hear about. `facts` is JSON: status, eta, eta_at (ISO)."""
+
+    cause_id: str  # unique per piece of news, e.g. a shipment_changes id
+    tenant_id: str
+    shipment_id: str
+    event: TriggerEvent
+    cause_at: datetime
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+async def on_shipment_change(conn: AsyncConnection, change: ShipmentChange) -> None:
+    """CHANGE_HANDLERS entry: a new status (or a moved ETA) notifies per the tenant's rules."""
+    events = triggers_for_change(change.status_before, change.status_after, change.eta_changed)
+    for event in events:
+        facts = {
+            "status": change.status_after.value,
+            "eta": change.eta_after.isoformat() if change.eta_after else None,
+        }
+        trigger = Trigger(
+            change.id, change.tenant_id, change.shipment_id, event, change.created_at, facts
+        )
+        await plan_event(conn, trigger)
+
+
+async def plan_event(conn: AsyncConnection, trigger: Trigger) -> list[str]:
+    """Write the notifications `trigger` causes; returns the ids of newly queued ones."""
+    rules = [stored.rule for stored in await config.list_rules(conn, trigger.tenant_id)]
+    matched = matching(rules or DEFAULT_RULES, trigger.event)
+    if not matched:
+        return []
+    view = await reads.load_for_plan(conn, trigger.tenant_id, trigger.shipment_id)
+    blocked = {ChannelKind.SMS} if view.sms_opted_out else set()
+    window = timedelta(seconds=view.settings.collapse_window_s)
+    send_after = datetime.now(UTC) + window if window else None
+    queued: list[str] = []
+    for rule in matched:
+        queued += await _write(conn, trigger, plan(rule, view.recipient, blocked), send_after)
+    return queued
+
+
+async def _write(
+    conn: AsyncConnection, trigger: Trigger, planned: Plan, send_after: datetime | None
+) -> list[str]:
+    queued = []
+    status, reason = NotificationStatus.QUEUED, Reason.COLLAPSE_WINDOW if send_after else None
+    if planned.suppressed is not None:
+        status, reason = NotificationStatus.SUPPRESSED, planned.suppressed
+    for target in planned.targets:
+        nid = notification_id(trigger.cause_id, target.channel, target.address)
+        new = store.NewNotification(
+            id=nid,
+            tenant_id=trigger.tenant_id,
+            shipment_id=trigger.shipment_id,
+            cause_id=trigger.cause_id,
+            event=trigger.event.value,
+            channel=target.channel,
+            address=target.address,
+            fallback=planned.fallback,
+            facts=trigger.facts,
+            cause_at=trigger.cause_at,
+            status=status,
+            reason=reason.value if reason else None,
+            send_after=send_after,
+        )
+        if await store.insert(conn, new) and status is NotificationStatus.QUEUED:
+            await add_job(conn, SEND_JOB, send_job_id(nid), nid)
+            queued.append(nid)
+    if planned.suppressed is not None:
+        log.info("%s for %s suppressed: %s", trigger.event.value, trigger.shipment_id, reason)
+    return queued
+
+
+async def plan_fallback(conn: AsyncConnection, failed: Any) -> list[str]:
+    """After `failed` (a row) failed for good: the next reachable channel in its order, if any.
+
+    Returns the ids queued. Call it in the transaction that marks the row failed.
+    """
+    order = [ChannelKind(c) for c in failed.fallback]
+    if not order:
+        return []
+    view = await reads.load_for_plan(conn, failed.tenant_id, failed.shipment_id)
+    blocked = {ChannelKind.SMS} if view.sms_opted_out else set()
+    rule = Rule(id="fallback", name="fallback", events=frozenset(), channels=tuple(order))
+    planned = plan(rule, view.recipient, blocked)
+    if planned.suppressed is not None:
+        log.info("no fallback channel left for %s", failed.id)
+        return []
+    trigger = Trigger(
+        failed.cause_id,
+        failed.tenant_id,
+        failed.shipment_id,
+        TriggerEvent(failed.event),
+        failed.cause_at,
+        dict(failed.facts),
+    )
+    return await _write(conn, trigger, planned, None)

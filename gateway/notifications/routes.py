@@ -1,0 +1,364 @@
+"""Notifications API: rules, settings, per-store template overrides, and the notification log."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from channels.sms_length import segment_count
+from gateway.domain.privacy import mask_email, mask_phone
+from gateway.notifications import store
+from gateway.notifications import store_config as config
+from gateway.notifications.render import PARTS, SAMPLE_CONTEXT, TemplateProblem, compile_override
+from gateway.notifications.rules import (
+    DEFAULT_RULES,
+    ChannelKind,
+    NotificationStatus,
+    Rule,
+    TriggerEvent,
+)
+from gateway.notifications.schemas import (
+    NotificationList,
+    NotificationOut,
+    NotificationRuleIn,
+    NotificationRuleList,
+    NotificationRuleOut,
+    NotificationRulePatch,
+    NotificationSettingsOut,
+    NotificationSettingsPatch,
+    TemplateIn,
+    TemplateList,
+    TemplateOut,
+)
+from gateway.notifications.settings import NotificationSettings
+from gateway.platform.appkeys import DB
+from gateway.platform.http.errors import ApiError, not_found
+from gateway.platform.http.openapi import Operation, read_body
+from gateway.shipments import store as shipment_store
+from gateway.tenants.auth import require_tenant
+
+TAG = "notifications"
+RULES: Final = "/v1/notification-rules"
+TEMPLATE: Final = "/v1/templates/{channel}/{locale}/{event}"
+_LOCALE: Final = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
+
+
+async def list_notifications(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    shipment_id = request.query.get("shipment_id", "").strip()
+    if not shipment_id:
+        raise ApiError(400, "missing_parameter", "shipment_id is required")
+    async with request.app[DB].connect() as conn:
+        if await shipment_store.get(conn, tenant_id, shipment_id) is None:
+            raise not_found("shipment")
+        rows = await store.list_for_shipment(conn, tenant_id, shipment_id)
+    out = NotificationList(notifications=[_notification(row) for row in rows])
+    return web.json_response(out.model_dump(mode="json"))
+
+
+def _notification(row: Any) -> NotificationOut:
+    status = row.status
+    if status == NotificationStatus.SENDING.value:  # internal: the contract knows five states
+        status = NotificationStatus.QUEUED.value
+    return NotificationOut(
+        id=row.id,
+        shipment_id=row.shipment_id,
+        event=row.event,
+        channel=row.channel,
+        to=_masked(row.channel, row.address),
+        template=row.template,
+        subject=row.subject,
+        body=row.body,
+        sms_segments=segment_count(row.body)
+        if row.channel == ChannelKind.SMS.value and row.body
+        else None,
+        status=status,
+        reason=row.reason,
+        provider_message_id=row.provider_id,
+        attempts=row.attempts,
+        send_after=row.send_after,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        sent_at=row.sent_at,
+        delivered_at=row.delivered_at,
+    )
+
+
+def _masked(channel: str, address: str | None) -> str | None:
+    if channel == ChannelKind.SMS.value:
+        return mask_phone(address)
+    if channel == ChannelKind.EMAIL.value:
+        return mask_email(address)
+    return f"{address[:6]}…" if address else None
+
+
+def _slot(request: web.Request) -> tuple[ChannelKind, str, TriggerEvent]:
+    """The (channel, locale, event) a template path names; 404 for one that cannot exist."""
+    info = request.match_info
+    try:
+        channel, event = ChannelKind(info["channel"]), TriggerEvent(info["event"])
+    except ValueError:
+        raise not_found("template slot") from None
+    if not _LOCALE.match(info["locale"]):
+        raise not_found("template slot")
+    return channel, info["locale"], event
+
+
+async def put_template(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    channel, locale, event = _slot(request)
+    body = await read_body(request, TemplateIn)
+    given = body.model_dump(exclude_none=True)
+    extra = sorted(set(given) - set(PARTS[channel]))
+    if extra:
+        allowed = ", ".join(PARTS[channel])
+        raise ApiError(422, "validation_error", f"{channel.value} templates take {allowed} only")
+    try:
+        preview = compile_override(channel, given)
+    except TemplateProblem as exc:
+        raise ApiError(422, "invalid_template", str(exc)) from None
+    async with request.app[DB].begin() as conn:
+        key = (channel.value, locale, event.value)
+        saved = await config.put_template(conn, tenant_id, key, given)
+    out = _template(saved)
+    out.preview = preview.body
+    if channel is ChannelKind.SMS:
+        out.sms_segments = segment_count(preview.body)
+    return web.json_response(out.model_dump(mode="json"))
+
+
+async def list_templates(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    async with request.app[DB].connect() as conn:
+        overrides = await config.list_templates(conn, tenant_id)
+    out = TemplateList(templates=[_template(t) for t in overrides], variables=list(SAMPLE_CONTEXT))
+    return web.json_response(out.model_dump(mode="json"))
+
+
+async def delete_template(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    channel, locale, event = _slot(request)
+    async with request.app[DB].begin() as conn:
+        key = (channel.value, locale, event.value)
+        if not await config.delete_template(conn, tenant_id, key):
+            raise not_found("template override")
+    return web.Response(status=204)
+
+
+def _template(t: config.TemplateOverride) -> TemplateOut:
+    return TemplateOut(
+        channel=ChannelKind(t.channel),
+        locale=t.locale,
+        event=TriggerEvent(t.event),
+        parts=t.parts,
+        updated_at=t.updated_at,
+    )
+
+
+def _out(rule: Rule, stored: config.StoredRule | None = None) -> NotificationRuleOut:
+    return NotificationRuleOut(
+        id=rule.id,
+        name=rule.name,
+        events=sorted(rule.events),
+        channels=list(rule.channels),
+        mode=rule.mode,
+        enabled=rule.enabled,
+        created_at=stored.created_at if stored else None,
+        updated_at=stored.updated_at if stored else None,
+    )
+
+
+def _json(rule: config.StoredRule, status: int = 200) -> web.Response:
+    return web.json_response(_out(rule.rule, rule).model_dump(mode="json"), status=status)
+
+
+async def create_rule(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    body = await read_body(request, NotificationRuleIn)
+    rule = Rule(
+        id="",
+        name=body.name,
+        events=frozenset(body.events),
+        channels=tuple(body.channels),
+        mode=body.mode,
+        enabled=body.enabled,
+    )
+    async with request.app[DB].begin() as conn:
+        stored = await config.create_rule(conn, tenant_id, rule)
+    return _json(stored, 201)
+
+
+async def list_rules(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    async with request.app[DB].connect() as conn:
+        rules = await config.list_rules(conn, tenant_id)
+    out = NotificationRuleList(
+        rules=[_out(r.rule, r) for r in rules],
+        defaults_active=not rules,
+        defaults=[_out(rule) for rule in DEFAULT_RULES],
+    )
+    return web.json_response(out.model_dump(mode="json"))
+
+
+async def get_rule(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    async with request.app[DB].connect() as conn:
+        stored = await config.get_rule(conn, tenant_id, request.match_info["id"])
+    if stored is None:
+        raise not_found("notification rule")
+    return _json(stored)
+
+
+async def update_rule(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    body = await read_body(request, NotificationRulePatch)
+    async with request.app[DB].begin() as conn:
+        stored = await config.get_rule(conn, tenant_id, request.match_info["id"])
+        if stored is None:
+            raise not_found("notification rule")
+        old = stored.rule
+        rule = Rule(
+            id=old.id,
+            name=body.name if body.name is not None else old.name,
+            events=frozenset(body.events) if body.events is not None else old.events,
+            channels=tuple(body.channels) if body.channels is not None else old.channels,
+            mode=body.mode if body.mode is not None else old.mode,
+            enabled=body.enabled if body.enabled is not None else old.enabled,
+        )
+        updated = await config.update_rule(conn, tenant_id, rule, stored.created_at)
+    if updated is None:  # deleted meanwhile
+        raise not_found("notification rule")
+    return _json(updated)
+
+
+async def delete_rule(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    async with request.app[DB].begin() as conn:
+        if not await config.delete_rule(conn, tenant_id, request.match_info["id"]):
+            raise not_found("notification rule")
+    return web.Response(status=204)
+
+
+async def get_settings(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    async with request.app[DB].connect() as conn:
+        current = await config.get_settings(conn, tenant_id)
+    return web.json_response(current.model_dump(mode="json"))
+
+
+async def update_settings(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    body = await read_body(request, NotificationSettingsPatch)
+    async with request.app[DB].begin() as conn:
+        current = await config.get_settings(conn, tenant_id)
+        changes = body.model_dump(include=body.model_fields_set)
+        try:
+            merged = NotificationSettings.model_validate({**current.model_dump(), **changes})
+        except ValidationError:  # e.g. null for a field that cannot be off
+            raise ApiError(
+                422, "validation_error", "only quiet_hours and help_text may be null"
+            ) from None
+        await config.put_settings(conn, tenant_id, merged)
+    return web.json_response(merged.model_dump(mode="json"))
+
+
+# This module's operations; gateway/app.py mounts them and /openapi.json describes them.
+API: Final = (
+    Operation(
+        "GET",
+        "/v1/notifications",
+        list_notifications,
+        summary="Every notification of a shipment: channel, template, text, status, reason",
+        tag=TAG,
+        response=NotificationList,
+        query=("shipment_id",),
+    ),
+    Operation(
+        "PUT",
+        TEMPLATE,
+        put_template,
+        summary="Override a message template (Jinja2, sandboxed) for a channel, locale and event",
+        tag=TAG,
+        body=TemplateIn,
+        response=TemplateOut,
+    ),
+    Operation(
+        "GET",
+        "/v1/templates",
+        list_templates,
+        summary="The store's template overrides, and the variables templates can use",
+        tag=TAG,
+        response=TemplateList,
+    ),
+    Operation(
+        "DELETE",
+        TEMPLATE,
+        delete_template,
+        summary="Go back to the built-in template",
+        tag=TAG,
+        status=204,
+    ),
+    Operation(
+        "POST",
+        RULES,
+        create_rule,
+        summary="Add a notification rule (the built-in defaults stop applying)",
+        tag=TAG,
+        body=NotificationRuleIn,
+        response=NotificationRuleOut,
+        status=201,
+    ),
+    Operation(
+        "GET",
+        RULES,
+        list_rules,
+        summary="The store's notification rules, and the defaults that apply while it has none",
+        tag=TAG,
+        response=NotificationRuleList,
+    ),
+    Operation(
+        "GET",
+        RULES + "/{id}",
+        get_rule,
+        summary="One notification rule",
+        tag=TAG,
+        response=NotificationRuleOut,
+    ),
+    Operation(
+        "PATCH",
+        RULES + "/{id}",
+        update_rule,
+        summary="Change a notification rule (only the fields given)",
+        tag=TAG,
+        body=NotificationRulePatch,
+        response=NotificationRuleOut,
+    ),
+    Operation(
+        "DELETE",
+        RULES + "/{id}",
+        delete_rule,
+        summary="Remove a notification rule",
+        tag=TAG,
+        status=204,
+    ),
+    Operation(
+        "GET",
+        "/v1/notification-settings",
+        get_settings,
+        summary="Quiet hours, urgent events, burst window and SMS help text",
+        tag=TAG,
+        response=NotificationSettingsOut,
+    ),
+    Operation(
+        "PATCH",
+        "/v1/notification-settings",
+        update_settings,
+        summary="Change notification settings (only the fields given; quiet_hours null: off)",
+        tag=TAG,
+        body=NotificationSettingsPatch,
+        response=NotificationSettingsOut,
+    ),
+)

@@ -1,0 +1,228 @@
+"""The notification log (one row per message, the "outbox" stores see) and SMS opt-outs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.notifications.rules import (
+    LIVE_STATUSES,
+    ChannelKind,
+    NotificationStatus,
+    address_hash,
+)
+from gateway.notifications.tables import notifications, sms_optouts
+from gateway.platform.upsert import insert_ignore
+from gateway.shipments.tables import shipments
+
+N = notifications.c
+_LIVE = [s.value for s in LIVE_STATUSES]
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    id: str
+    tenant_id: str
+    shipment_id: str
+    cause_id: str
+    event: str
+    channel: ChannelKind
+    address: str | None
+    fallback: tuple[ChannelKind, ...]
+    facts: dict[str, Any]
+    cause_at: datetime
+    status: NotificationStatus = NotificationStatus.QUEUED
+    reason: str | None = None
+    send_after: datetime | None = None
+
+
+# Built once per dialect: at fan-out rates statement construction is a visible CPU cost.
+_INSERT: Final = {
+    "postgresql": postgresql.insert(notifications).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(notifications).on_conflict_do_nothing(),
+}
+_CLAIM: Final = (
+    notifications.update()
+    .where(N.id == sa.bindparam("notification_id"), N.status == NotificationStatus.QUEUED.value)
+    .values(status=NotificationStatus.SENDING.value, attempts=N.attempts + 1, reason=None)
+)
+
+
+async def insert(conn: AsyncConnection, note: NewNotification) -> bool:
+    """False when the row already exists (a retried plan): then nothing more must be queued."""
+    now = datetime.now(UTC)
+    values = {
+        "id": note.id,
+        "tenant_id": note.tenant_id,
+        "shipment_id": note.shipment_id,
+        "cause_id": note.cause_id,
+        "event": note.event,
+        "channel": note.channel.value,
+        "address": note.address,
+        "address_hash": address_hash(note.address) if note.address else None,
+        "fallback": [c.value for c in note.fallback],
+        "facts": note.facts,
+        "status": note.status.value,
+        "reason": note.reason,
+        "attempts": 0,
+        "cause_at": note.cause_at,
+        "send_after": note.send_after,
+        "created_at": now,
+        "updated_at": now,
+    }
+    result = await conn.execute(_INSERT[conn.dialect.name], values)
+    return bool(result.rowcount)
+
+
+async def get(conn: AsyncConnection, notification_id: str, *, lock: bool = False) -> Any:
+    query = sa.select(notifications).where(N.id == notification_id)
+    if lock:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
+
+
+async def update(conn: AsyncConnection, notification_id: str, **values: Any) -> None:
+    await conn.execute(
+        notifications.update()
+        .where(N.id == notification_id)
+        .values(updated_at=datetime.now(UTC), **values)
+    )
+
+
+async def claim(
+    conn: AsyncConnection, notification_id: str, rendered: dict[str, str | None]
+) -> bool:
+    """queued → sending, with the rendered message; False if another run got there first."""
+    params = {"notification_id": notification_id, "updated_at": datetime.now(UTC), **rendered}
+    result = await conn.execute(_CLAIM, params)
+    return bool(result.rowcount)
+
+
+async def release(conn: AsyncConnection, notification_id: str, reason: str) -> None:
+    """sending → queued after a retryable failure (the attempt is counted)."""
+    await conn.execute(
+        notifications.update()
+        .where(N.id == notification_id, N.status == NotificationStatus.SENDING.value)
+        .values(status=NotificationStatus.QUEUED.value, reason=reason, updated_at=datetime.now(UTC))
+    )
+
+
+async def newer_exists(conn: AsyncConnection, row: Any) -> bool:
+    """Is there fresher news for this shipment on this channel that is (or will be) sent?"""
+    query = sa.select(N.id).where(
+        N.shipment_id == row.shipment_id,
+        N.channel == row.channel,
+        N.cause_at > row.cause_at,
+        N.status.in_(_LIVE),
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def siblings_alive(conn: AsyncConnection, row: Any) -> bool:
+    """Does another message of the same cause and channel still stand (e.g. a second device)?
+
+    Locks the siblings first so two failing devices cannot both decide the other is alive.
+    """
+    query = (
+        sa.select(N.id, N.status)
+        .where(N.cause_id == row.cause_id, N.channel == row.channel, N.id != row.id)
+        .order_by(N.id)
+        .with_for_update()
+    )
+    return any(r.status in _LIVE for r in (await conn.execute(query)).all())
+
+
+async def list_for_shipment(
+    conn: AsyncConnection, tenant_id: str, shipment_id: str
+) -> Sequence[Any]:
+    query = (
+        sa.select(notifications)
+        .where(N.tenant_id == tenant_id, N.shipment_id == shipment_id)
+        .order_by(N.created_at, N.id)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def find_by_provider_id(conn: AsyncConnection, provider_id: str) -> Any:
+    query = sa.select(notifications).where(N.provider_id == provider_id).with_for_update()
+    return (await conn.execute(query)).first()
+
+
+@dataclass(frozen=True, slots=True)
+class LastSMS:
+    tenant_id: str
+    shipment_id: str
+    event: str
+
+
+async def newest_sms_to(conn: AsyncConnection, phone: str) -> LastSMS | None:
+    """The newest SMS we sent to `phone`: which store and shipment a reply is about."""
+    query = (
+        sa.select(N.tenant_id, N.shipment_id, N.event)
+        .where(
+            N.address_hash == address_hash(phone),
+            N.channel == ChannelKind.SMS.value,
+            N.sent_at.is_not(None),
+        )
+        .order_by(N.sent_at.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(query)).first()
+    return LastSMS(row.tenant_id, row.shipment_id, row.event) if row else None
+
+
+async def opt_out(conn: AsyncConnection, tenant_id: str, phone: str, source: str) -> None:
+    await conn.execute(
+        insert_ignore(
+            sms_optouts,
+            conn.dialect.name,
+            tenant_id=tenant_id,
+            phone_hash=address_hash(phone),
+            source=source,
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+async def opt_in(conn: AsyncConnection, tenant_id: str, phone: str) -> None:
+    await conn.execute(
+        sms_optouts.delete().where(
+            sms_optouts.c.tenant_id == tenant_id,
+            sms_optouts.c.phone_hash == address_hash(phone),
+        )
+    )
+
+
+async def is_opted_out(conn: AsyncConnection, tenant_id: str, phone: str | None) -> bool:
+    if not phone:
+        return False
+    query = sa.select(sms_optouts.c.source).where(
+        sms_optouts.c.tenant_id == tenant_id, sms_optouts.c.phone_hash == address_hash(phone)
+    )
+    return (await conn.execute(query)).first() is not None
+
+
+async def recipient_of(conn: AsyncConnection, shipment_id: str) -> dict[str, Any] | None:
+    query = sa.select(shipments.c.recipient).where(shipments.c.id == shipment_id)
+    recipient: dict[str, Any] | None = (await conn.execute(query)).scalar_one_or_none()
+    return recipient
+
+
+async def remove_push_token(conn: AsyncConnection, shipment_id: str, token: str) -> None:
+    """Drop a token the push service called invalid from the shipment's recipient."""
+    query = sa.select(shipments.c.recipient).where(shipments.c.id == shipment_id).with_for_update()
+    recipient = (await conn.execute(query)).scalar_one_or_none()
+    if not recipient or token not in (recipient.get("push_tokens") or []):
+        return
+    tokens = [t for t in recipient["push_tokens"] if t != token]
+    await conn.execute(
+        shipments.update()
+        .where(shipments.c.id == shipment_id)
+        .values(recipient={**recipient, "push_tokens": tokens})
+    )

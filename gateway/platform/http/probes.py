@@ -1,0 +1,63 @@
+"""Probes, metrics and the API description: no auth, no side effects."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Final
+
+import sqlalchemy as sa
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.platform.appkeys import DB, REDIS
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S: Final = 2.0
+# The API description, generated once by the app factory from every area's operations.
+OPENAPI_DOCUMENT: Final = web.AppKey("openapi_document", dict[str, Any])
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S), request.app[DB].connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        log.warning("readiness: database unreachable (%s)", type(exc).__name__)
+        checks["database"] = "unreachable"
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            await request.app[REDIS].ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        log.warning("readiness: redis unreachable (%s)", type(exc).__name__)
+        checks["redis"] = "unreachable"
+    ready = all(v == "ok" for v in checks.values())
+    return web.json_response(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
+
+
+async def metrics(_request: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest())
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return response
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI_DOCUMENT])
+
+
+ROUTES: Final = (
+    web.get("/healthz", healthz),
+    web.get("/readyz", readyz),
+    web.get("/metrics", metrics),
+    web.get("/openapi.json", openapi),
+)

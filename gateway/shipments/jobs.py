@@ -1,0 +1,60 @@
+"""Shipment jobs: a status or ETA moved (fan it out, announce it live); the retention purge."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from gateway.platform.job_context import JobContext
+from gateway.platform.metrics import JOBS_RUN
+from gateway.platform.outbox import collect_added_jobs, purge_enqueued
+from gateway.platform.relay import hand_over
+from gateway.shipments import store, store_ingest
+from gateway.shipments.fanout import CHANGE_HANDLERS
+
+log = logging.getLogger(__name__)
+
+LIVE_CHANNEL_PREFIX: Final = "lastmile:live:shipment:"
+OUTBOX_KEEP: Final = timedelta(days=7)
+
+
+async def shipment_changed(ctx: JobContext, change_id: str) -> str:
+    """Idempotent: a second run of the same change does nothing and says so."""
+    with collect_added_jobs() as follow_up:
+        async with ctx["db"].begin() as conn:
+            change = await store.claim_change(conn, change_id)
+            if change is not None:
+                for handler in CHANGE_HANDLERS:
+                    await handler(conn, change)
+    if change is None:
+        JOBS_RUN.labels("shipment_changed", "duplicate").inc()
+        return "already handled"
+    # Hand this change's own follow-up jobs to arq now (a full drain here made every job fight
+    # over the same outbox rows); anything missed stays in the outbox for the relay.
+    try:
+        await hand_over(ctx["db"], ctx["redis"], follow_up)
+    except Exception as exc:  # committed already: the relay will move them
+        log.warning("follow-up hand-over failed (%s); left to the relay", type(exc).__name__)
+    message = {
+        "shipment_id": change.shipment_id,
+        "status": change.status_after.value,
+        "estimated_delivery": change.eta_after.isoformat() if change.eta_after else None,
+    }
+    await ctx["redis"].publish(LIVE_CHANNEL_PREFIX + change.shipment_id, json.dumps(message))
+    JOBS_RUN.labels("shipment_changed", "done").inc()
+    log.info("shipment %s now %s", change.shipment_id, change.status_after.value)
+    return f"{change.shipment_id} -> {change.status_after.value}"
+
+
+async def purge_expired(ctx: JobContext) -> dict[str, int]:
+    """Cron: drop raw payloads and relayed outbox rows past their retention."""
+    now = datetime.now(UTC)
+    cutoff = now - timedelta(days=ctx["settings"].raw_payload_retention_days)
+    async with ctx["db"].begin() as conn:
+        raw = await store_ingest.purge_raw_payloads(conn, cutoff)
+        outbox_rows = await purge_enqueued(conn, now - OUTBOX_KEEP)
+    purged = {"raw_payloads": raw, "outbox": outbox_rows}
+    log.info("purged %(raw_payloads)d raw payloads, %(outbox)d outbox rows", purged)
+    return purged

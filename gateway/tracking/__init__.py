@@ -1,0 +1,2 @@
+"""Customer tracking: signed tracking links, the tracking page and its JSON, and ratings (by page or
+SMS reply)."""

@@ -1,0 +1,157 @@
+"""Merchant API for tracking links and ratings. Every query is scoped to the calling store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+
+from gateway.platform.appkeys import CLOCK, DB, SETTINGS
+from gateway.platform.http.errors import ApiError, not_found
+from gateway.platform.http.openapi import Operation
+from gateway.shipments import store as shipment_store
+from gateway.tenants.auth import require_tenant
+from gateway.tracking import store as tracking
+from gateway.tracking import store_links as link_store
+from gateway.tracking import store_ratings as rating_store
+from gateway.tracking.ratings import rating_json
+
+TAG = "tracking"
+MAX_RATINGS = 500
+_SINCE = TypeAdapter(AwareDatetime)
+
+
+class TrackingLinkOut(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class TrackingLinkStatsOut(BaseModel):
+    opened_count: int
+    first_opened_at: datetime | None
+    last_opened_at: datetime | None
+
+
+class RatingOut(BaseModel):
+    id: str
+    shipment_id: str
+    tracking_number: str
+    driver_id: str | None
+    score: int
+    comment: str | None
+    source: str
+    created_at: str
+    updated_at: str
+
+
+class RatingList(BaseModel):
+    ratings: list[RatingOut]
+    has_more: bool
+
+
+async def create_tracking_link(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    shipment_id = request.match_info["id"]
+    now = request.app[CLOCK].now()
+    async with request.app[DB].begin() as conn:
+        if await shipment_store.get(conn, tenant_id, shipment_id) is None:
+            raise not_found("shipment")
+        token, expires_at = await link_store.mint_token(conn, shipment_id, now=now)
+    if expires_at <= now:
+        raise ApiError(409, "links_ended", "tracking links end 30 days after delivery")
+    url = link_store.tracking_url(request.app[SETTINGS].public_url, token)
+    return web.json_response(
+        TrackingLinkOut(url=url, expires_at=expires_at).model_dump(mode="json")
+    )
+
+
+async def revoke_tracking_links(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    async with request.app[DB].begin() as conn:
+        if not await link_store.revoke_all(conn, tenant_id, request.match_info["id"]):
+            raise not_found("shipment")
+    return web.Response(status=204)
+
+
+async def tracking_link_stats(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    shipment_id = request.match_info["id"]
+    async with request.app[DB].connect() as conn:
+        if await shipment_store.get(conn, tenant_id, shipment_id) is None:
+            raise not_found("shipment")
+        opens = await tracking.link_opens(conn, shipment_id)
+    out = TrackingLinkStatsOut(
+        opened_count=opens.count,
+        first_opened_at=opens.first_opened_at,
+        last_opened_at=opens.last_opened_at,
+    )
+    return web.json_response(out.model_dump(mode="json"))
+
+
+async def list_ratings(request: web.Request) -> web.Response:
+    tenant_id = await require_tenant(request)
+    since = _since(request.query.get("since"))
+    limit = _limit(request.query.get("limit"))
+    async with request.app[DB].connect() as conn:
+        listed = await rating_store.list_for_tenant(conn, tenant_id, since, limit + 1)
+    ratings = [rating_json(item.rating, item.tracking_number) for item in listed[:limit]]
+    return web.json_response({"ratings": ratings, "has_more": len(listed) > limit})
+
+
+def _since(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        return _SINCE.validate_python(raw.replace(" ", "+"))  # a bare "+" arrives as a space
+    except ValidationError:
+        raise ApiError(
+            400, "invalid_parameter", "since must be an ISO-8601 time with a zone"
+        ) from None
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return MAX_RATINGS
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RATINGS:
+        raise ApiError(400, "invalid_parameter", f"limit must be 1 to {MAX_RATINGS}")
+    return int(raw)
+
+
+# This module's operations; gateway/app.py mounts them and /openapi.json describes them.
+API: Final = (
+    Operation(
+        "POST",
+        "/v1/shipments/{id}/tracking-link",
+        create_tracking_link,
+        summary="A new customer tracking link (links end 30 days after delivery)",
+        tag=TAG,
+        response=TrackingLinkOut,
+    ),
+    Operation(
+        "DELETE",
+        "/v1/shipments/{id}/tracking-link",
+        revoke_tracking_links,
+        summary="Revoke every tracking link of the shipment, effective on the next request",
+        tag=TAG,
+        status=204,
+    ),
+    Operation(
+        "GET",
+        "/v1/shipments/{id}/tracking-link",
+        tracking_link_stats,
+        summary="Whether and when the customer opened the tracking page (previews never count)",
+        tag=TAG,
+        response=TrackingLinkStatsOut,
+    ),
+    Operation(
+        "GET",
+        "/v1/ratings",
+        list_ratings,
+        summary="Ratings created or changed at or after `since`, oldest change first",
+        tag=TAG,
+        response=RatingList,
+        query=("since", "limit"),
+    ),
+)

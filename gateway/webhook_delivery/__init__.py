@@ -1,1 +1,0 @@
-"""Outbound store webhooks (Standard Webhooks): signing, SSRF-safe sending, the delivery job."""
