@@ -30,7 +30,6 @@ from channels.base import PermanentSendError, Receipt, RetryableSendError
 from gateway.notifications import outcome, store
 from gateway.notifications import store_reads as reads
 from gateway.notifications.compose import Composed, compose
-from gateway.notifications.plan import SEND_JOB
 from gateway.notifications.rules import (
     NotificationStatus,
     Reason,
@@ -41,6 +40,7 @@ from gateway.notifications.rules import (
 from gateway.notifications.store_reads import SendView
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
+from gateway.platform.names import Job
 from gateway.platform.outbox import collect_added_jobs
 from gateway.platform.relay import hand_over
 
@@ -67,14 +67,18 @@ async def send_notification(ctx: JobContext, notification_id: str) -> str:
     if isinstance(step, _Wait):
         return await _defer(ctx, notification_id, step.until)
     if isinstance(step, str):
-        JOBS_RUN.labels(SEND_JOB, step.split(" ")[0]).inc()
+        JOBS_RUN.labels(Job.SEND_NOTIFICATION, step.split(" ")[0]).inc()
         return step
     result = await _deliver(ctx, step)
-    JOBS_RUN.labels(SEND_JOB, result.split(" ")[0]).inc()
+    JOBS_RUN.labels(Job.SEND_NOTIFICATION, result.split(" ")[0]).inc()
     return result
 
 
-SEND_NOTIFICATION: Final = func(send_notification, name=SEND_JOB, max_tries=MAX_JOB_TRIES)  # type: ignore[arg-type]
+SEND_NOTIFICATION: Final = func(
+    send_notification,  # type: ignore[arg-type]
+    name=Job.SEND_NOTIFICATION,
+    max_tries=MAX_JOB_TRIES,
+)
 
 
 async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | str:

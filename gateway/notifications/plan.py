@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,15 +31,14 @@ from gateway.notifications.rules import (
     plan,
     triggers_for_change,
 )
+from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
 
 log = logging.getLogger(__name__)
 
-SEND_JOB: Final = "send_notification"
-
 
 def send_job_id(notification_id: str) -> str:
-    return f"{SEND_JOB}:{notification_id}"
+    return f"{Job.SEND_NOTIFICATION}:{notification_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +108,7 @@ async def _write(
             send_after=send_after,
         )
         if await store.insert(conn, new) and status is NotificationStatus.QUEUED:
-            await add_job(conn, SEND_JOB, send_job_id(nid), nid)
+            await add_job(conn, Job.SEND_NOTIFICATION, send_job_id(nid), nid)
             queued.append(nid)
     if planned.suppressed is not None:
         log.info("%s for %s suppressed: %s", trigger.event.value, trigger.shipment_id, reason)

@@ -9,6 +9,7 @@ from typing import Final
 
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
+from gateway.platform.names import LIVE_SHIPMENT_CHANNEL, Job
 from gateway.platform.outbox import collect_added_jobs, purge_enqueued
 from gateway.platform.relay import hand_over
 from gateway.shipments import store, store_ingest
@@ -16,7 +17,6 @@ from gateway.shipments.fanout import CHANGE_HANDLERS
 
 log = logging.getLogger(__name__)
 
-LIVE_CHANNEL_PREFIX: Final = "lastmile:live:shipment:"
 OUTBOX_KEEP: Final = timedelta(days=7)
 
 
@@ -29,7 +29,7 @@ async def shipment_changed(ctx: JobContext, change_id: str) -> str:
                 for handler in CHANGE_HANDLERS:
                     await handler(conn, change)
     if change is None:
-        JOBS_RUN.labels("shipment_changed", "duplicate").inc()
+        JOBS_RUN.labels(Job.SHIPMENT_CHANGED, "duplicate").inc()
         return "already handled"
     # Hand this change's own follow-up jobs to arq now (a full drain here made every job fight
     # over the same outbox rows); anything missed stays in the outbox for the relay.
@@ -42,8 +42,8 @@ async def shipment_changed(ctx: JobContext, change_id: str) -> str:
         "status": change.status_after.value,
         "estimated_delivery": change.eta_after.isoformat() if change.eta_after else None,
     }
-    await ctx["redis"].publish(LIVE_CHANNEL_PREFIX + change.shipment_id, json.dumps(message))
-    JOBS_RUN.labels("shipment_changed", "done").inc()
+    await ctx["redis"].publish(LIVE_SHIPMENT_CHANNEL + change.shipment_id, json.dumps(message))
+    JOBS_RUN.labels(Job.SHIPMENT_CHANGED, "done").inc()
     log.info("shipment %s now %s", change.shipment_id, change.status_after.value)
     return f"{change.shipment_id} -> {change.status_after.value}"
 

@@ -17,11 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.domain.events import CanonicalEvent, Status
 from gateway.domain.timeline import ShipmentState, apply_event
 from gateway.platform.ids import new_id
+from gateway.platform.names import Job
 from gateway.platform.tables import outbox
 from gateway.platform.upsert import insert_ignore
 from gateway.shipments.tables import events, raw_payloads, shipment_changes, shipments
-
-SHIPMENT_CHANGED_JOB = "shipment_changed"
 
 ShipmentKey = tuple[str, str, str]  # tenant_id, carrier, tracking_number
 
@@ -287,8 +286,8 @@ def _record_changes(conn: sa.Connection, touched: list[_Shipment], now: datetime
         insert_ignore(outbox, conn.dialect.name),
         [
             {
-                "job_id": f"{SHIPMENT_CHANGED_JOB}:{change_ids[s.id]}",
-                "function": SHIPMENT_CHANGED_JOB,
+                "job_id": f"{Job.SHIPMENT_CHANGED}:{change_ids[s.id]}",
+                "function": Job.SHIPMENT_CHANGED.value,
                 "args": [change_ids[s.id]],
                 "created_at": now,
             }

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from channels.base import Channel, OutboundEmail, PermanentSendError, RetryableSendError
 from channels.registry import build_channels, close_channels
 from gateway.platform.job_context import JobContext
+from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
 from gateway.store_webhooks import store_alerts
 from gateway.store_webhooks.store import DisabledReason, Endpoint, get_by_id
@@ -26,7 +27,6 @@ from gateway.store_webhooks.store_alerts import AlertStatus, StoreAlert
 
 log = logging.getLogger(__name__)
 
-ALERT_JOB: Final = "send_store_alert"
 KIND_ENDPOINT_DISABLED: Final = "webhook_endpoint_disabled"
 BACKOFF_S: Final = (30, 300, 1800, 7200)  # WorkerSettings max_tries for the job: len + 1
 _REASONS: Final = {
@@ -56,7 +56,7 @@ async def endpoint_disabled(
     )
     await store_alerts.add(conn, alert)
     if endpoint.alert_email:
-        await add_job(conn, ALERT_JOB, f"store_alert:{alert_id}", alert_id)
+        await add_job(conn, Job.SEND_STORE_ALERT, f"store_alert:{alert_id}", alert_id)
 
 
 async def send_store_alert(ctx: AlertJobContext, alert_id: str) -> str:
@@ -115,6 +115,6 @@ def _email(endpoint: Endpoint, alert: StoreAlert) -> OutboundEmail:
 
 ALERT_FUNCTION: Final = func(
     send_store_alert,  # type: ignore[arg-type]  # a typed ctx instead of arq's dict
-    name=ALERT_JOB,
+    name=Job.SEND_STORE_ALERT,
     max_tries=len(BACKOFF_S) + 1,
 )

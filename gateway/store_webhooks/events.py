@@ -20,10 +20,10 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
 from gateway.store_webhooks import store_messages as messages
 
-DELIVER_JOB: Final = "deliver_webhook"
 PII_KEYS: Final = frozenset({"phone", "email"})
 NEVER_SENT_KEYS: Final = frozenset({"push_tokens"})
 
@@ -76,7 +76,7 @@ async def emit(
             ),
         )
         if endpoint.enabled:
-            await add_job(conn, DELIVER_JOB, f"webhook:{message_id}", message_id)
+            await add_job(conn, Job.DELIVER_WEBHOOK, f"webhook:{message_id}", message_id)
 
 
 def message_id_for(idempotency_key: str, endpoint_id: str) -> str:

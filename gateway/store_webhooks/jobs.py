@@ -27,10 +27,10 @@ from arq.worker import func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.platform.job_context import JobContext
+from gateway.platform.names import Job
 from gateway.store_webhooks import alerts, signing
 from gateway.store_webhooks import store as endpoints
 from gateway.store_webhooks import store_messages as messages
-from gateway.store_webhooks.events import DELIVER_JOB
 from gateway.store_webhooks.schedule import BACKOFF_S, next_delay_s
 from gateway.store_webhooks.sender import REQUEST_TIMEOUT_S, SendResult, post
 from gateway.store_webhooks.store import DisabledReason, Endpoint
@@ -95,7 +95,7 @@ async def deliver_webhook(ctx: WebhookJobContext, message_id: str) -> str:
 # The database counts attempts; arq's own try limit only has to stay out of the way.
 DELIVER_FUNCTION: Final = func(
     deliver_webhook,  # type: ignore[arg-type]  # a typed ctx instead of arq's dict
-    name=DELIVER_JOB,
+    name=Job.DELIVER_WEBHOOK,
     max_tries=10_000,
     timeout=MAX_SENDS_PER_RUN * REQUEST_TIMEOUT_S + LEASE_S,
 )
@@ -216,7 +216,7 @@ async def _continue_lane(ctx: WebhookJobContext, message: Message) -> None:
         head = await messages.lane_head(conn, message.endpoint_id, message.lane)
     if head is not None:
         job_id = f"webhook:{head.id}:after:{message.id}:{head.attempts}"
-        await ctx["redis"].enqueue_job(DELIVER_JOB, head.id, _job_id=job_id)
+        await ctx["redis"].enqueue_job(Job.DELIVER_WEBHOOK, head.id, _job_id=job_id)
 
 
 def _session(ctx: WebhookJobContext) -> aiohttp.ClientSession:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from gateway.platform.job_context import JobContext
+from gateway.platform.names import Job
 from gateway.store_webhooks import store_messages as messages
-from gateway.store_webhooks.events import DELIVER_JOB
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,8 @@ async def webhook_maintenance(ctx: JobContext) -> dict[str, int]:
     kicked = 0
     for message in late:
         job_id = f"webhook:{message.id}:kick:{message.attempts}"
-        if await ctx["redis"].enqueue_job(DELIVER_JOB, message.id, _job_id=job_id) is not None:
-            kicked += 1
+        job = await ctx["redis"].enqueue_job(Job.DELIVER_WEBHOOK, message.id, _job_id=job_id)
+        kicked += job is not None
     if purged or kicked:
         log.info("webhook maintenance: purged %d messages, re-kicked %d", purged, kicked)
     return {"purged": purged, "kicked": kicked}

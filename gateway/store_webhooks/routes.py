@@ -11,10 +11,10 @@ from gateway.platform.appkeys import CLOCK, DB, RELAY, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
 from gateway.platform.ids import new_id
+from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
 from gateway.store_webhooks import store as endpoints
 from gateway.store_webhooks import store_messages as messages
-from gateway.store_webhooks.events import DELIVER_JOB
 from gateway.store_webhooks.schemas import (
     WebhookAttemptList,
     WebhookAttemptOut,
@@ -119,7 +119,9 @@ async def replay(request: web.Request) -> web.Response:
             raise ApiError(409, "endpoint_disabled", "enable the endpoint before replaying")
         ids = await messages.replay(conn, endpoint.id, body.since, _now(request))
         for message_id in ids:
-            await add_job(conn, DELIVER_JOB, f"webhook:{message_id}:{replay_id}", message_id)
+            await add_job(
+                conn, Job.DELIVER_WEBHOOK, f"webhook:{message_id}:{replay_id}", message_id
+            )
     request.app[RELAY].wake()
     out = WebhookReplayOut(replayed=len(ids), message_ids=ids)
     return web.json_response(out.model_dump(mode="json"), status=202)

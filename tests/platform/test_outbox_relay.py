@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
 from gateway.platform.embedded_redis import find_free_port
+from gateway.platform.names import LIVE_SHIPMENT_CHANNEL
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
 from gateway.platform.tables import outbox
-from gateway.shipments.jobs import LIVE_CHANNEL_PREFIX, shipment_changed
+from gateway.shipments.jobs import shipment_changed
 from gateway.shipments.store_ingest import IngestRequest, ingest
 from gateway.shipments.tables import shipment_changes
 from tests.support import (
@@ -57,7 +58,7 @@ async def test_accepted_event_runs_job_in_real_worker(
     fixture = load_fixture("ups", "out_for_delivery")
     path = await connect_carrier(client, store, fixture)
     pubsub = redis.pubsub()
-    await pubsub.psubscribe(LIVE_CHANNEL_PREFIX + "*")
+    await pubsub.psubscribe(LIVE_SHIPMENT_CHANNEL + "*")
 
     assert (await post_fixture(client, path, fixture)).status == 202
     await _wait_relayed(engine)
