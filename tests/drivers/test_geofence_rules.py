@@ -83,7 +83,8 @@ def test_a_drive_arrives_at_each_stop_once_in_order_as_it_enters_the_radius() ->
     drive.to((1206, 0), (1206, 500), speed_mps=9).wait(120)  # past c, but b comes first
     drive.to((1206, 0), (900, 0), speed_mps=9).wait(120)
     pings = drive.pings(seed=1)
-    state, last, arrivals = GeofenceState(), None, []
+    state, last = GeofenceState(), None
+    arrivals: list[FenceDecision] = []
     for batch in batches(pings, (10,)):
         screening = screen_pings(batch, last, NOW)
         last = screening.last_accepted

@@ -60,6 +60,7 @@ class RouteStop:
     radius_m: float = DEFAULT_RADIUS_M
     service_s: float = 180.0
     promised_by: datetime | None = None
+    arrived_at: datetime | None = None  # from the driver app's "arrived" event, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,7 @@ def evaluate_batch(
     if path is not None:
         route, deviation = evaluate_deviation(trace, path, deviation, policies.deviation)
     speed = update_speed(trace, state.speed, policies.speed)
-    etas = _etas(screening.last_accepted, remaining, path, speed, policies)
+    etas = _etas(screening.last_accepted, remaining, path, speed, geofence, policies)
     changes, reported = _eta_changes(etas, state.reported_etas, ids, policies)
     late, lateness = _lateness(etas, remaining, state.lateness, now, policies)
     new_state = RouteState(
@@ -154,11 +155,15 @@ def _etas(
     remaining: Sequence[RouteStop],
     path: PlannedPath | None,
     speed: SpeedState,
+    geofence: GeofenceState,
     policies: Policies,
 ) -> list[StopEta]:
     if position is None or not remaining:
         return []
-    stops = [EtaStop(s.stop_id, s.lat, s.lon, s.service_s) for s in remaining]
+    stops = [
+        EtaStop(s.stop_id, s.lat, s.lon, s.service_s, _arrived_at(s, geofence))
+        for s in remaining
+    ]
     return estimate_etas(
         (position.lat, position.lon),
         position.recorded_at,
@@ -167,6 +172,10 @@ def _etas(
         path,
         policies.eta,
     )
+
+
+def _arrived_at(stop: RouteStop, geofence: GeofenceState) -> datetime | None:
+    return stop.arrived_at or geofence.arrived_at(stop.stop_id)
 
 
 def _eta_changes(

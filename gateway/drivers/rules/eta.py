@@ -4,7 +4,7 @@ Legs run from the driver to the first open stop, then stop to stop in route orde
 planned path a leg is its distance along the path (shapely `line_locate_point`); without one, or
 where the projection is not believable (a looping path can project a point onto the wrong pass),
 it is the straight-line distance times a road factor. Each stop's service time delays the stops
-after it.
+after it; for a stop the driver has reached, only what is left of it.
 """
 
 from __future__ import annotations
@@ -30,13 +30,16 @@ class EtaStop:
     lat: float
     lon: float
     service_s: float = DEFAULT_SERVICE_S
+    arrived_at: datetime | None = None  # the driver is there: service started then
 
 
 @dataclass(frozen=True, slots=True)
 class EtaPolicy:
     road_factor: float = 1.3  # streets are longer than the crow flies
-    # A leg along the path longer than this many straight lines is a mis-projection, not a road.
+    # A leg along the path shorter than the straight line (less the slack that GPS offsets from
+    # the path explain) or longer than max_path_detour straight lines is a mis-projection.
     max_path_detour: float = 3.0
+    path_slack_m: float = 50.0
 
 
 DEFAULT_ETA: Final = EtaPolicy()
@@ -71,8 +74,15 @@ def estimate_etas(
         distance_m += leg_m
         elapsed_s += leg_m / speed_mps
         etas.append(StopEta(stop.stop_id, at + timedelta(seconds=elapsed_s), distance_m))
-        elapsed_s += stop.service_s
+        elapsed_s += _service_left_s(stop, at)
     return etas
+
+
+def _service_left_s(stop: EtaStop, at: datetime) -> float:
+    """A stop in service needs only what is left of its service time (nothing once overdue)."""
+    if stop.arrived_at is None:
+        return stop.service_s
+    return max(0.0, stop.service_s - (at - stop.arrived_at).total_seconds())
 
 
 def _legs_m(
@@ -87,8 +97,9 @@ def _legs_m(
     legs: list[float] = []
     for i, crow_m in enumerate(straight):
         on_path_m = along[i + 1] - along[i]
-        believable = crow_m <= on_path_m <= crow_m * policy.max_path_detour
-        legs.append(on_path_m if believable else fallback[i])
+        slack_m = policy.path_slack_m
+        believable = crow_m - slack_m <= on_path_m <= crow_m * policy.max_path_detour + slack_m
+        legs.append(max(on_path_m, crow_m) if believable else fallback[i])
     return legs
 
 

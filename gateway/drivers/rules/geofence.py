@@ -62,7 +62,7 @@ class StopFence:
 
     stop_id: str
     streak: int = 0
-    arrived: bool = False
+    arrived_at: datetime | None = None  # when `arriving` fired
     departed: bool = False
 
 
@@ -71,6 +71,10 @@ class GeofenceState(JsonState):
     """Persist per route; a stop that fired stays listed so it never fires again."""
 
     fences: tuple[StopFence, ...] = ()
+
+    def arrived_at(self, stop_id: str) -> datetime | None:
+        """When `arriving` fired for this stop (None: not yet)."""
+        return next((f.arrived_at for f in self.fences if f.stop_id == stop_id), None)
 
 
 def evaluate_geofence(
@@ -85,11 +89,11 @@ def evaluate_geofence(
     for position, stop in enumerate(remaining):
         fence = fences.get(stop.stop_id, StopFence(stop.stop_id))
         watched = position < policy.watch_next
-        if fence.departed or not (fence.arrived or watched) or len(trace) == 0:
+        if fence.departed or not (fence.arrived_at or watched) or len(trace) == 0:
             continue
         fence = _advance(fence, stop, trace, policy, decisions)
         fences[stop.stop_id] = fence
-    kept = tuple(f for f in fences.values() if f.streak or f.arrived)
+    kept = tuple(f for f in fences.values() if f.streak or f.arrived_at)
     return decisions, GeofenceState(kept)
 
 
@@ -103,18 +107,18 @@ def _advance(
     distances_m = haversine_many_m(trace.lat, trace.lon, stop.lat, stop.lon)
     inside = (distances_m <= stop.radius_m).tolist()
     outside_exit = (distances_m > policy.exit_radius_m(stop)).tolist()
-    streak, arrived = fence.streak, fence.arrived
+    streak, arrived_at = fence.streak, fence.arrived_at
     for i in range(len(trace)):
-        past_boundary = outside_exit[i] if arrived else inside[i]
+        past_boundary = outside_exit[i] if arrived_at else inside[i]
         streak = streak + 1 if past_boundary else 0
         if streak < policy.confirm_pings:
             continue
-        event = FenceEvent.DEPARTED if arrived else FenceEvent.ARRIVING
+        event = FenceEvent.DEPARTED if arrived_at else FenceEvent.ARRIVING
         decisions.append(FenceDecision(event, stop.stop_id, trace.times[i]))
-        if arrived:
-            return replace(fence, streak=0, arrived=True, departed=True)
-        arrived, streak = True, 0
-    return replace(fence, streak=streak, arrived=arrived)
+        if arrived_at:
+            return replace(fence, streak=0, arrived_at=arrived_at, departed=True)
+        arrived_at, streak = trace.times[i], 0
+    return replace(fence, streak=streak, arrived_at=arrived_at)
 
 
 DEFAULT_STOPS_AWAY: Final = 2

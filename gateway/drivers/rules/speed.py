@@ -1,9 +1,10 @@
 """The driver's travel speed, learned from recent trusted pings for the ETA.
 
-Each batch's moving segments (taken at least `min_segment_s` apart, so that GPS jitter while
-parked does not look like motion) give a median speed, robust to a stray fix; batches are blended
-by an exponentially weighted moving average over time. The result is clamped to urban bounds,
-and a default stands in until enough has been seen.
+Each batch is cut into segments of at least `min_segment_s` and, unless `max_segment_s` runs
+out first, `min_segment_m`: GPS jitter while parked stays far below that distance, so it never
+looks like motion. The moving segments' median speed is robust to a stray fix and to segments
+that end at a red light; batches are blended by an exponentially weighted moving average.
+The result is clamped to urban bounds, and a default stands in until enough has been seen.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ class SpeedPolicy:
     default_mps: float = 8.0  # ~29 km/h, city delivery driving
     min_mps: float = 2.0
     max_mps: float = 20.0
-    moving_above_mps: float = 1.0  # slower segments are waiting (lights, stops), not travel
+    moving_above_mps: float = 1.5  # slower segments are waiting (lights, stops), not travel
     min_segment_s: float = 10.0
-    max_segment_s: float = 300.0  # across a longer gap nobody knows what happened
+    min_segment_m: float = 40.0  # well beyond the jitter of a trusted fix over a few seconds
+    max_segment_s: float = 120.0  # across a longer gap nobody knows what happened
     min_segments: int = 3
     tau_s: float = 600.0  # time constant of the moving average
 
@@ -81,9 +83,11 @@ def _moving_speeds(
         dt_s = point[2] - start[2]
         if dt_s < policy.min_segment_s:
             continue
-        speed = haversine_m(start[0], start[1], point[0], point[1]) / dt_s
-        if dt_s <= policy.max_segment_s and speed > policy.moving_above_mps:
-            speeds.append(speed)
+        distance_m = haversine_m(start[0], start[1], point[0], point[1])
+        if distance_m < policy.min_segment_m and dt_s < policy.max_segment_s:
+            continue  # not yet far enough to tell motion from jitter
+        if dt_s <= policy.max_segment_s and distance_m / dt_s > policy.moving_above_mps:
+            speeds.append(distance_m / dt_s)
             moving_s += dt_s
         start = point
     return speeds, moving_s
