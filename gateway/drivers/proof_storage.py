@@ -89,25 +89,37 @@ class LocalProofStorage:
         return None
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        blob, meta = self._paths(key)
-        await asyncio.to_thread(self._write, meta, content_type.encode())
-        await asyncio.to_thread(self._write, blob, data)
+        with _unavailable_on_os_error():
+            await asyncio.to_thread(self._put, check_key(key), data, content_type)
 
     async def get(self, key: str) -> StoredObject:
-        blob, meta = self._paths(key)
-        try:
-            data = await asyncio.to_thread(blob.read_bytes)
-            content_type = await asyncio.to_thread(meta.read_text)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
-            raise ProofNotFound(key) from exc
-        return StoredObject(data, content_type)
+        with _unavailable_on_os_error():
+            return await asyncio.to_thread(self._get, check_key(key))
 
     async def delete(self, key: str) -> None:
+        with _unavailable_on_os_error():
+            await asyncio.to_thread(self._delete, check_key(key))
+
+    def _put(self, key: str, data: bytes, content_type: str) -> None:
         blob, meta = self._paths(key)
-        await asyncio.to_thread(self._remove, blob, meta)
+        self._write(meta, content_type.encode())
+        self._write(blob, data)
+
+    def _get(self, key: str) -> StoredObject:
+        blob, meta = self._paths(key)
+        try:
+            return StoredObject(blob.read_bytes(), meta.read_text())
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise ProofNotFound(key) from exc
+
+    def _delete(self, key: str) -> None:
+        for path in self._paths(key):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                path.unlink()
 
     def _paths(self, key: str) -> tuple[Path, Path]:
-        blob = (self._root / check_key(key)).resolve()
+        """The blob's and its content type's paths (file system calls: in the worker thread)."""
+        blob = (self._root / key).resolve()
         if not blob.is_relative_to(self._root):  # a symlinked directory inside the root
             raise InvalidKey("a key must stay inside the storage directory")
         return blob, self._root / _META_DIR / key
@@ -122,12 +134,6 @@ class LocalProofStorage:
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
-
-    @staticmethod
-    def _remove(*paths: Path) -> None:
-        for path in paths:
-            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                path.unlink()
 
 
 class S3ProofStorage:
@@ -208,6 +214,15 @@ class S3ProofStorage:
         if self._client is None:
             raise RuntimeError("use S3ProofStorage as `async with S3ProofStorage(...)`")
         return self._client
+
+
+@contextlib.contextmanager
+def _unavailable_on_os_error() -> Iterator[None]:
+    """A full disk, a permission or a file where a directory should be: not the caller's bug."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageUnavailable(f"proof storage directory: {exc.strerror}") from exc
 
 
 @contextlib.contextmanager
