@@ -166,6 +166,7 @@ class FakeGateway:
             "Cache-Control": IMMUTABLE,
             "Access-Control-Allow-Origin": "*",  # the widget fetches leaflet.css from host pages
             "X-Content-Type-Options": "nosniff",
+            "Cross-Origin-Resource-Policy": "cross-origin",
         }
         return web.FileResponse(path, headers=headers)
 
@@ -204,7 +205,12 @@ class FakeGateway:
         self.connects[token] += 1
         self.last_event_ids.append(request.headers.get("Last-Event-ID"))
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", **cors}
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",  # a buffering proxy would hold events back
+                **cors,
+            }
         )
         await response.prepare(request)
         queue: asyncio.Queue[bytes] = asyncio.Queue()

@@ -59,7 +59,7 @@
       // a `_leaflet_events` property on the host page's window.
       trackResize: !root.ResizeObserver,
     });
-    var sized = root.ResizeObserver && new root.ResizeObserver(function () { map.invalidateSize(); });
+    var sized = root.ResizeObserver && new root.ResizeObserver(function () { resize(); });
     if (sized) sized.observe(el);
     map.attributionControl.setPrefix('<a href="https://leafletjs.com">Leaflet</a>');
     var tiles = L.tileLayer(opts.tiles, {
@@ -148,6 +148,12 @@
       if (first || (!userMoved && !map.getBounds().pad(-0.08).contains(at))) fit();
     }
 
+    /** Leaflet measures its box once: after a resize (or being shown) measure and fit again. */
+    function resize() {
+      map.invalidateSize();
+      if (!userMoved) fit();
+    }
+
     /** The `live` object of the status JSON: destination, driver and path at once. */
     function update(live) {
       live = live || {};
@@ -170,8 +176,7 @@
     return {
       update: update,
       move: function (pos) { setDriver(pos, true); },
-      /** Leaflet measures its box once; call after the container was hidden or resized. */
-      resize: function () { map.invalidateSize(); if (!userMoved) fit(); },
+      resize: resize,
       destroy: function () {
         root.cancelAnimationFrame(glide);
         if (sized) sized.disconnect();

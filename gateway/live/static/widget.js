@@ -275,7 +275,10 @@
 
     function render(s) {
       parts = parts || skeleton();
-      if (s.locale) t = pick(s.locale);
+      if (s.locale) {
+        t = pick(s.locale);
+        box.setAttribute('lang', s.locale);
+      }
       box.className = box.className.replace(/\btone-[a-z]+\b/g, '').trim() + ' tone-' + (s.tone || 'neutral');
       parts.badgeText.textContent = s.badge || '';
       parts.headline.textContent = s.headline || '';
