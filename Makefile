@@ -9,7 +9,7 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install system-deps lint test demo bench
+.PHONY: install system-deps lint test demo bench vendor-leaflet vendor-leaflet-check
 
 ## install: the Python environment (.venv) from uv.lock; quick when already in sync.
 install:
@@ -42,3 +42,11 @@ demo: install
 ## bench: the ingest benchmark (gateway vs. a bare aiohttp handler, same client, same run).
 bench: install
 	$(UV) run python benchmarks/ingest.py $(BENCH_ARGS)
+
+## vendor-leaflet: re-vendor the newest Leaflet 1.9.x from npm into gateway/live/static (VENDORED.md).
+vendor-leaflet:
+	gateway/live/vendor-leaflet.sh $(LEAFLET)
+
+## vendor-leaflet-check: re-fetch the recorded Leaflet from npm; fail unless the vendored files are its own.
+vendor-leaflet-check:
+	gateway/live/vendor-leaflet.sh --check

@@ -1,0 +1,1 @@
+"""Live updates: the browser side of the tracking page's live map and the embeddable widget."""
