@@ -24,8 +24,11 @@ def _fail(message: str) -> NoReturn:
 
 
 def _settings(**overrides: object) -> Settings:
+    """The environment's settings (a bad value exits 2 naming it), then `overrides` on top."""
     try:
-        settings = load_settings(None, **overrides)
+        settings = load_settings()
+        if overrides:
+            settings = load_settings(None, **overrides)
     except SettingsError as exc:
         _fail(str(exc))
     configure_logging(settings.log_level)
