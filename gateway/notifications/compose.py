@@ -10,6 +10,7 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import Message, OutboundEmail, OutboundPush, OutboundSMS
+from gateway.domain.proof import photo_src
 from gateway.notifications import store_config as config
 from gateway.notifications import store_reads as reads
 from gateway.notifications.formatting import format_eta, format_moment
@@ -23,9 +24,8 @@ log = logging.getLogger(__name__)
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
 SMS_STORE_NAME_CHARS: Final = 40  # keeps every SMS within two segments
+MAX_EMBEDDED_PHOTO_CHARS: Final = 300_000  # a bigger inline photo is linked, not mailed
 STATUS_CALLBACK_PATH: Final = "/callbacks/twilio/status"
-INLINE_IMAGES: Final = ("data:image/jpeg;base64,", "data:image/png;base64,")
-MAX_INLINE_IMAGE_CHARS: Final = 300_000
 # The built-in templates say when, where, who signed and show the photo only for these events;
 # a store's override may use them anywhere, so then the scan is always read.
 SCAN_EVENTS: Final = frozenset({TriggerEvent.DELIVERED, TriggerEvent.AVAILABLE_FOR_PICKUP})
@@ -78,28 +78,11 @@ def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
             locale,
         ),
         "when": format_moment(scan.occurred_at, zone, locale) if scan.occurred_at else None,
-        "location": _place(scan.location),
+        "location": scan.location.label() if scan.location else None,
         "tracking_url": url,
         "signed_by": scan.signed_by,
-        "photo_url": scan.photo_url if _showable(scan.photo_url) else None,
+        "photo_url": photo_src(scan.photo_url, url, embed_up_to=MAX_EMBEDDED_PHOTO_CHARS),
     }
-
-
-def _showable(photo_url: str | None) -> bool:
-    """A web image, or an inline JPEG/PNG as carriers send them (kept off the text part)."""
-    if not photo_url:
-        return False
-    if photo_url.startswith(("https://", "http://")):
-        return True
-    return photo_url.startswith(INLINE_IMAGES) and len(photo_url) <= MAX_INLINE_IMAGE_CHARS
-
-
-def _place(location: dict[str, Any] | None) -> str | None:
-    if not location:
-        return None
-    parts = [location.get("city"), location.get("region")]
-    text = ", ".join(str(p).title() if p == location.get("city") else str(p) for p in parts if p)
-    return text or None
 
 
 async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]) -> Rendered:

@@ -14,6 +14,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.events import Location
 from gateway.notifications.rules import LIVE_STATUSES, ChannelKind, Recipient, address_hash
 from gateway.notifications.settings import NotificationSettings
 from gateway.notifications.store import Notification, notification_of
@@ -107,7 +108,7 @@ class Scan:
     """The newest event with the notified status: when, where, who signed, the photo."""
 
     occurred_at: datetime | None = None
-    location: dict[str, Any] | None = None
+    location: Location | None = None
     signed_by: str | None = None
     photo_url: str | None = None
 
@@ -120,7 +121,9 @@ async def newest_scan(conn: AsyncConnection, shipment_id: str, status: str) -> S
         .limit(1)
     )
     row = (await conn.execute(query)).first()
-    return Scan(row.occurred_at, row.location, row.signed_by, row.photo_url) if row else Scan()
+    if row is None:
+        return Scan()
+    return Scan(row.occurred_at, Location.from_json(row.location), row.signed_by, row.photo_url)
 
 
 @dataclass(frozen=True, slots=True)

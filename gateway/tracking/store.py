@@ -9,6 +9,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.events import Location
 from gateway.platform.upsert import insert_ignore
 from gateway.shipments.tables import events, shipments
 from gateway.tenants.tables import tenants
@@ -40,7 +41,7 @@ class TrackedShipment:
 class TrackedEvent:
     status: str
     occurred_at: datetime
-    location: dict[str, Any] | None
+    location: Location | None
     description: str
     signed_by: str | None
     photo_url: str | None
@@ -127,7 +128,14 @@ async def load_events(conn: AsyncConnection, shipment_id: str) -> list[TrackedEv
         .order_by(events.c.occurred_at, events.c.id)
     )
     return [
-        TrackedEvent(r.status, r.occurred_at, r.location, r.description, r.signed_by, r.photo_url)
+        TrackedEvent(
+            r.status,
+            r.occurred_at,
+            Location.from_json(r.location),
+            r.description,
+            r.signed_by,
+            r.photo_url,
+        )
         for r in (await conn.execute(query)).all()
     ]
 
