@@ -18,7 +18,7 @@ from gateway.notifications.jobs import SendOutcome, send_notification
 from gateway.notifications.plan import Trigger, plan_event
 from gateway.notifications.rules import TriggerEvent
 from gateway.platform.settings import Settings
-from gateway.worker import build_worker
+from tests.conftest import BurstWorker
 from tests.fakes.fake_providers import FakeProviders
 from tests.notifications.notif_support import (
     FAST_BACKOFF_S,
@@ -177,24 +177,12 @@ async def test_a_job_killed_mid_send_is_rerun_without_sending_twice(
     engine: AsyncEngine,
     provider_settings: Settings,
     fake_providers: FakeProviders,
+    burst_worker: BurstWorker,
 ) -> None:
     channels = build_channels(provider_settings)
     dying = DiesAfterSending(channels["sms"])
     channels["sms"] = dying
-    assert provider_settings.redis_url
-    worker = build_worker(
-        provider_settings,
-        provider_settings.redis_url,
-        burst=True,
-        handle_signals=False,
-        poll_delay=0.01,
-        ctx={
-            "db": engine,
-            "run_relay": False,
-            "channels": channels,
-            "notify_backoff_s": FAST_BACKOFF_S,
-        },
-    )
+    worker = burst_worker(provider_settings, channels=channels, notify_backoff_s=FAST_BACKOFF_S)
     store = await quiet_store(notify_client, engine)
     await add_rule(notify_client, store, ["out_for_delivery"], ["sms"])
     shipment_id = await register(notify_client, store)
