@@ -24,6 +24,7 @@ from gateway.platform.http.errors import error_middleware
 from gateway.platform.http.openapi import Operation, openapi_document
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
+from gateway.platform.vault import install_keys
 from gateway.shipments import routes as shipments
 from gateway.shipments.writer import INGEST, IngestWriter
 from gateway.store_webhooks import routes as store_webhooks
@@ -49,6 +50,8 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app = web.Application(
         middlewares=[error_middleware(customer_not_found)], client_max_size=MAX_BODY_BYTES
     )
+    if settings.secret_key is not None:  # secrets at rest (gateway/platform/vault.py)
+        install_keys(settings.secret_key.get_secret_value())
     app[SETTINGS] = settings
     app[CLOCK] = Clock()
     app[probes.OPENAPI_DOCUMENT] = openapi_document(STORE_API)

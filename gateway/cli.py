@@ -7,13 +7,19 @@ import gc
 import json
 import logging
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import Final, NoReturn
 
 import click
 from aiohttp import web
+from pydantic import SecretStr
 
 from gateway.platform.logs import configure_logging
 from gateway.platform.settings import Settings, SettingsError, load_settings
+from gateway.platform.vault import SecretKeyError, install_keys, local_key
+
+# Where `demo` (and dev processes without LASTMILE_SECRET_KEY) keep the key they made.
+LOCAL_KEY_FILE: Final = Path("lastmile.key")
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +35,29 @@ def _settings(**overrides: object) -> Settings:
     except SettingsError as exc:
         _fail(str(exc))
     configure_logging(settings.log_level)
+    if settings.secret_key is not None:
+        try:
+            install_keys(settings.secret_key.get_secret_value())
+        except SecretKeyError as exc:
+            _fail(str(exc))
     return settings
+
+
+def _require_secret_key(settings: Settings) -> Settings:
+    """Production needs LASTMILE_SECRET_KEY; dev and demo fall back to a local key file."""
+    if settings.secret_key is not None:
+        return settings
+    if not settings.dev:
+        _fail(
+            "LASTMILE_SECRET_KEY is required: one or more Fernet keys, comma-separated, newest "
+            "first (make one with `lastmile new-secret-key`)"
+        )
+    created = not LOCAL_KEY_FILE.exists()
+    key = local_key(LOCAL_KEY_FILE)
+    if created:
+        click.echo(f"lastmile: made a secret key for this machine in {LOCAL_KEY_FILE}", err=True)
+    install_keys(key)
+    return settings.model_copy(update={"secret_key": SecretStr(key)})
 
 
 def _require_redis(settings: Settings) -> str:
@@ -50,7 +78,7 @@ def serve(host: str, port: int) -> None:
     """Run the HTTP gateway (run as many as you like behind a load balancer)."""
     from gateway.app import create_app
 
-    settings = _settings()
+    settings = _require_secret_key(_settings())
     _require_redis(settings)
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
@@ -71,7 +99,7 @@ def worker() -> None:
     """Run the arq worker (run as many as you like)."""
     from gateway.worker import build_worker
 
-    settings = _settings()
+    settings = _require_secret_key(_settings())
     build_worker(settings, _require_redis(settings)).run()
 
 
@@ -127,7 +155,40 @@ def demo(host: str, port: int) -> None:
     """Everything in one process tree: embedded Redis, SQLite, gateway, worker, demo store."""
     from gateway.demo import run_demo
 
-    settings = _settings(dev=True)
+    settings = _require_secret_key(_settings(dev=True))
     if settings.public_url == Settings.model_fields["public_url"].default:
         settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
     run_demo(settings, host=host, port=port)
+
+
+@main.command("rotate-secret-key")
+def rotate_secret_key() -> None:
+    """Re-encrypt every stored secret with the newest LASTMILE_SECRET_KEY (safe to re-run)."""
+    from gateway.platform.db import create_engine
+    from gateway.platform.vault import reencrypt_all
+    from gateway.schema import metadata
+
+    settings = _settings()
+    if settings.secret_key is None:
+        _fail("LASTMILE_SECRET_KEY is required: the newest key first, then every older one")
+
+    async def rotate() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            return await reencrypt_all(engine, metadata)
+        finally:
+            await engine.dispose()
+
+    try:
+        count = asyncio.run(rotate())
+    except SecretKeyError as exc:
+        _fail(str(exc))
+    click.echo(f"re-encrypted {count} stored secret rows with the newest key")
+
+
+@main.command("new-secret-key")
+def new_secret_key() -> None:
+    """Print a new Fernet key for LASTMILE_SECRET_KEY (put it first to rotate)."""
+    from gateway.platform.vault import new_key
+
+    click.echo(new_key())

@@ -20,12 +20,20 @@ from gateway.app import create_app
 from gateway.platform.db import create_engine
 from gateway.platform.migrate import upgrade
 from gateway.platform.settings import Settings, load_settings
+from gateway.platform.vault import install_keys
 from gateway.schema import metadata
 from gateway.worker import build_worker
 from tests.services import start_postgres, start_redis
+from tests.support import SECRET_KEY
 
 BACKENDS = ("sqlite", "postgresql")
 pytest_plugins = ["tests.fakes.provider_fixtures"]  # fake Twilio/SendGrid/Google (issue 5)
+
+
+@pytest.fixture(autouse=True)
+def secret_keys() -> None:
+    """Every test starts with the session's key installed (a test may install others)."""
+    install_keys(SECRET_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +96,7 @@ def settings(database_url: str, redis_url: str, redis: Redis) -> Settings:
         dev=True,
         public_url="http://gateway.test",
         outbox_poll_s=0.05,
+        secret_key=SECRET_KEY,
     )
 
 

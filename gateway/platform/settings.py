@@ -38,6 +38,8 @@ class Settings(BaseModel):
     twilio_base_url: str | None = None
     sendgrid_base_url: str | None = None
     fcm_base_url: str | None = None
+    secret_key: SecretStr | None = None  # Fernet keys, comma-separated, newest first
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # /metrics only there
 
     @field_validator("database_url")
     @classmethod
@@ -94,6 +96,8 @@ _ENV: Final[Mapping[str, str]] = {
     "LASTMILE_TWILIO_BASE_URL": "twilio_base_url",
     "LASTMILE_SENDGRID_BASE_URL": "sendgrid_base_url",
     "LASTMILE_FCM_BASE_URL": "fcm_base_url",
+    "LASTMILE_SECRET_KEY": "secret_key",
+    "LASTMILE_METRICS_PORT": "metrics_port",
 }
 _FIELD_TO_ENV: Final = {field: env for env, field in _ENV.items()}
 

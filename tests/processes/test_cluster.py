@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 from gateway.platform.db import create_engine
 from gateway.shipments.tables import events, raw_payloads, shipment_changes
 from tests.processes.procs import Child, Children, clean_env
-from tests.support import load_fixture
+from tests.support import SECRET_KEY, load_fixture
 
 PARCELS = 40
 FIXTURE_TRACKING = "771203948265"
@@ -129,6 +129,7 @@ async def test_two_gateways_and_two_workers_share_the_work(
         LASTMILE_DATABASE_URL=database_url,
         LASTMILE_REDIS_URL=redis_url,
         LASTMILE_LOG_LEVEL="WARNING",
+        LASTMILE_SECRET_KEY=SECRET_KEY,
     )
     procs = Children(tmp_path)
     try:

@@ -154,6 +154,7 @@ async def test_demo_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals)
         assert not survivors, f"still running after the demo exited: {survivors}"
         _assert_clean_log(demo)
         assert (tmp_path / "lastmile.db").is_file()
+        assert (tmp_path / "lastmile.key").is_file()  # its secrets' key, made on first run
     finally:
         kill_leftovers(tree)
         procs.close()
