@@ -77,12 +77,13 @@ def main() -> None:
 def serve(host: str, port: int) -> None:
     """Run the HTTP gateway (run as many as you like behind a load balancer)."""
     from gateway.app import create_app
+    from gateway.platform.http.edge import SERVER_OPTIONS
 
     settings = _require_secret_key(_settings())
     _require_redis(settings)
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    web.run_app(app, host=host, port=port, print=None, access_log=None, **SERVER_OPTIONS)
 
 
 async def _freeze_heap(_app: web.Application) -> None:

@@ -22,6 +22,7 @@ from gateway.notifications.settings import NotificationSettings
 from gateway.notifications.store_config import put_settings
 from gateway.platform.appkeys import DB, SETTINGS
 from gateway.platform.embedded_redis import EmbeddedRedis
+from gateway.platform.http.edge import SERVER_OPTIONS
 from gateway.platform.migrate import upgrade
 from gateway.platform.settings import Settings
 from gateway.shipments.store import Registration, register
@@ -52,7 +53,7 @@ def run_demo(settings: Settings, *, host: str, port: int) -> None:
         app = create_app(settings, redis_url=redis_url)
         app.cleanup_ctx.append(_worker(settings, redis_url))
         app.cleanup_ctx.append(_demo_store(f"http://{host}:{port}"))
-        web.run_app(app, host=host, port=port, print=None, access_log=None)
+        web.run_app(app, host=host, port=port, print=None, access_log=None, **SERVER_OPTIONS)
 
 
 def _worker(settings: Settings, redis_url: str) -> Any:

@@ -24,6 +24,7 @@ from gateway.notifications import outcome, store
 from gateway.notifications.keywords import answer_keyword
 from gateway.notifications.rules import ChannelKind, NotificationStatus
 from gateway.platform.appkeys import DB, SETTINGS
+from gateway.platform.http.edge import read_bytes, read_form
 from gateway.platform.http.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def _forbidden() -> ApiError:
 async def _twilio_form(request: web.Request) -> MultiDict[str]:
     """The POSTed form, once X-Twilio-Signature verifies for the exact public URL."""
     settings = request.app[SETTINGS]
-    form = await request.post()
+    form = await read_form(request)
     params = MultiDict((k, v) for k, v in form.items() if isinstance(v, str))
     signature = request.headers.get("X-Twilio-Signature", "")
     token = settings.twilio_auth_token
@@ -126,7 +127,7 @@ def _sendgrid_verified(request: web.Request, body: bytes) -> bool:
 
 async def sendgrid_events(request: web.Request) -> web.Response:
     """SendGrid's event webhook: delivered, bounce, dropped... for the emails we sent."""
-    body = await request.read()
+    body = await read_bytes(request)
     if not _sendgrid_verified(request, body):
         raise _forbidden()
     try:

@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from gateway.platform.http.edge import read_bytes
 from gateway.platform.http.errors import ApiError, Handler
 
 M = TypeVar("M", bound=BaseModel)
@@ -36,7 +37,7 @@ class Operation:
 
 async def read_body(request: web.Request, model: type[M]) -> M:
     """Parse and validate a JSON body. Error messages name fields, never echo values (PII)."""
-    raw = await request.read()
+    raw = await read_bytes(request)
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
