@@ -25,6 +25,7 @@ from gateway.carriers.schemas import (
     CarrierConnectionView,
 )
 from gateway.domain.events import CanonicalEvent, Status
+from gateway.domain.text import clean_text
 from gateway.platform.appkeys import CLOCK, DB, RELAY, SETTINGS
 from gateway.platform.http.edge import read_bytes
 from gateway.platform.http.errors import ApiError, error_response, not_found
@@ -39,6 +40,7 @@ from gateway.shipments.store_ingest import IngestRequest
 from gateway.shipments.writer import INGEST
 from gateway.tenants.auth import require_tenant
 from webhooks.base import AuthScheme, BadPayload, BadSignature, CarrierAdapter, ConnectionAuth
+from webhooks.fields import storable
 from webhooks.registry import CARRIERS, InvalidAuthConfig, auth_from_config
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ async def carrier_webhook(request: web.Request) -> web.Response:
         body = await read_bytes(request)
         _verify(request, adapter, connection.auth, body)
         try:
-            events = adapter.parse(body)
+            events = storable(adapter.parse(body))
         except BadPayload:
             # The reason stays out of the body: it could quote the payload.
             raise ApiError(
@@ -81,7 +83,7 @@ async def carrier_webhook(request: web.Request) -> web.Response:
 
     _count_unknown(carrier, events)
     stored_headers = {
-        k: v
+        k: clean_text(v)  # undecodable bytes arrive as lone surrogates; no JSON column takes them
         for k, v in request.headers.items()
         if k.lower() not in _DROPPED_HEADERS and k.lower() != connection.auth.header.lower()
     }

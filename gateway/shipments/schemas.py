@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from gateway.carriers.schemas import CarrierName
+from gateway.domain.moments import Moment
+from gateway.domain.zones import is_zone
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -51,10 +52,8 @@ class RecipientIn(_In):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be an IANA time zone like America/New_York") from None
+        if not is_zone(value):
+            raise ValueError("must be an IANA time zone like America/New_York")
         return value
 
 
@@ -70,7 +69,7 @@ class ShipmentIn(_In):
     order_id: Annotated[str, StringConstraints(max_length=200)] | None = None
     recipient: RecipientIn
     destination: DestinationIn | None = None
-    promised_by: AwareDatetime | None = None
+    promised_by: Moment | None = None
 
 
 class LocationOut(BaseModel):

@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDictProxy
 
+from gateway.domain.text import text_problem
 from gateway.platform.http.errors import ApiError, Handler, error_response
 
 MAX_BODY_BYTES: Final = 1024 * 1024
@@ -44,6 +45,8 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 415, "unsupported_content_encoding", "send the body without Content-Encoding"
             )
         )
+    if (problem := _url_problem(request)) is not None:
+        return error_response(400, "bad_request", f"the URL {problem}")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         exc = _too_large()
         return _closing(error_response(exc.status, exc.code, exc.message))
@@ -51,6 +54,14 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if response.status >= 400 and not request.content.is_eof() and not response.prepared:
         _closing(response)  # answered without reading the body: don't keep the connection
     return response
+
+
+def _url_problem(request: web.Request) -> str | None:
+    """Path and query values end up in queries: none may hold text no database stores."""
+    for text in (request.path, *request.query.keys(), *request.query.values()):
+        if (problem := text_problem(text)) is not None:
+            return problem
+    return None
 
 
 def _closing(response: web.StreamResponse) -> web.StreamResponse:

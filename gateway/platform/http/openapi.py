@@ -3,6 +3,7 @@ and /openapi.json is generated from the same tables."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 
+from gateway.domain.text import first_text_problem
 from gateway.platform.http.edge import read_bytes
 from gateway.platform.http.errors import ApiError, Handler
 
@@ -38,6 +40,8 @@ class Operation:
 async def read_body(request: web.Request, model: type[M]) -> M:
     """Parse and validate a JSON body. Error messages name fields, never echo values (PII)."""
     raw = await read_bytes(request)
+    if b"\\u" in raw:  # NUL and lone surrogates can only arrive as \u escapes
+        _refuse_unstorable_text(raw)
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -48,6 +52,17 @@ async def read_body(request: web.Request, model: type[M]) -> M:
             where = ".".join(str(p) for p in err["loc"]) or "body"
             parts.append(f"{where}: {err['msg']}")
         raise ApiError(422, "validation_error", "; ".join(parts)) from None
+
+
+def _refuse_unstorable_text(raw: bytes) -> None:
+    """422 naming the first field with a NUL or an unpaired surrogate (no database takes it)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return  # not JSON: the model's parser says so
+    found = first_text_problem(data)
+    if found is not None:
+        raise ApiError(422, "validation_error", f"{found[0]}: {found[1]}")
 
 
 def openapi_document(operations: Sequence[Operation]) -> dict[str, Any]:
