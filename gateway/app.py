@@ -64,7 +64,11 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks
-    app.router.add_routes(probes.ROUTES)  # operators: probes, metrics, /openapi.json
+    app.router.add_routes(probes.ROUTES)  # operators: probes, /openapi.json
+    if settings.metrics_port is None:
+        app.router.add_routes(probes.METRICS_ROUTES)
+    else:  # a private scrape port instead of /metrics on the public one
+        app.cleanup_ctx.append(probes.metrics_listener(settings.metrics_port))
     return app
 
 

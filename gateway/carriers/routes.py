@@ -33,6 +33,7 @@ from gateway.platform.http.openapi import Operation, read_body
 from gateway.platform.metrics import (
     EVENTS_ACCEPTED,
     EVENTS_DUPLICATE,
+    UNKNOWN_CODE_LABEL,
     UNKNOWN_STATUS_CODES,
     WEBHOOK_REQUESTS,
 )
@@ -110,7 +111,8 @@ def _verify(
 def _count_unknown(carrier: str, events: Sequence[CanonicalEvent]) -> None:
     for event in events:
         if event.status is Status.UNKNOWN:
-            UNKNOWN_STATUS_CODES.labels(carrier, event.carrier_status_code[:32]).inc()
+            code = UNKNOWN_CODE_LABEL(carrier, event.carrier_status_code[:32])
+            UNKNOWN_STATUS_CODES.labels(carrier, code).inc()
             if (carrier, event.carrier_status_code) not in _seen_unknown and len(
                 _seen_unknown
             ) < 10_000:
