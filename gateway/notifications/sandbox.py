@@ -15,183 +15,43 @@ would hold a CPU for minutes and `'x' * 100000000` builds 100 MB. `BoundedSandbo
 
 Only scalars (text, numbers) may be printed, joined or formatted: turning a container into text
 could cost any amount. Filters are an allow-list; string methods too (no `format`, `center`...).
-Rendering runs off the event loop (`off_loop`, a small thread pool): with every step bounded
-and the deadline checked between steps, a thread stops by itself, so no process is needed.
+Rendering runs off the event loop (`off_loop`, a two-thread pool), not in a process: a thread
+cannot be killed, but it needs not be, since every step is bounded in size and the deadline is
+checked between steps, so the render stops by itself within a step of its deadline. A process
+would add a fork or a pickled round trip to every message the worker renders, and killing a
+pool's stuck child needs private APIs. The one cost of a thread, the GIL, is paid back by
+handing it over every few steps (`sandbox_limits.Budget.tick`): the event loop then never
+waits a switch interval (5 ms) for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import re
-import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup
+
+from gateway.notifications.sandbox_limits import (
+    LIMITS,
+    PERCENT_SPEC,
+    SCALARS,
+    SEQUENCE_FILTERS,
+    STR_METHODS,
+    TEXT_FILTERS,
+    Budget,
+    Limits,
+    TemplateLimitExceeded,
+)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    range_items: int = 1_000
-    sequence_items: int = 1_000
-    string_chars: int = 50_000
-    integer_argument: int = 10_000  # widths, counts, lengths passed to filters and methods
-    number_bits: int = 1_024
-    loop_iterations: int = 10_000
-    output_chars: int = 1_000_000  # everything produced, kept or not
-    render_s: float = 0.5
-
-
-LIMITS: Final = Limits()
-
-
-class TemplateLimitExceeded(Exception):
-    """The template went past `limit`; the message is safe to show to the store."""
-
-    def __init__(self, limit: str, allowed: float) -> None:
-        shown = f"{allowed:,}" if isinstance(allowed, int) else f"{allowed:g}"
-        super().__init__(f"exceeds the {limit} limit ({shown})")
-        self.limit = limit
-
-
-_STR_METHODS: Final = frozenset(
-    {
-        "capitalize",
-        "casefold",
-        "count",
-        "endswith",
-        "find",
-        "index",
-        "isalnum",
-        "isalpha",
-        "isdecimal",
-        "isdigit",
-        "islower",
-        "isnumeric",
-        "isspace",
-        "istitle",
-        "isupper",
-        "lower",
-        "lstrip",
-        "partition",
-        "removeprefix",
-        "removesuffix",
-        "rfind",
-        "rindex",
-        "rpartition",
-        "rsplit",
-        "rstrip",
-        "split",
-        "splitlines",
-        "startswith",
-        "strip",
-        "swapcase",
-        "title",
-        "upper",
-    }
-)
-# Filters that turn their value into text: the value must be a scalar.
-_TEXT_FILTERS: Final = frozenset(
-    {
-        "abs",
-        "capitalize",
-        "center",
-        "e",
-        "escape",
-        "filesizeformat",
-        "float",
-        "forceescape",
-        "format",
-        "indent",
-        "int",
-        "lower",
-        "replace",
-        "round",
-        "safe",
-        "string",
-        "striptags",
-        "title",
-        "trim",
-        "truncate",
-        "upper",
-        "urlencode",
-        "wordcount",
-        "wordwrap",
-    }
-)
-_SEQUENCE_FILTERS: Final = frozenset(
-    {
-        "attr",
-        "batch",
-        "count",
-        "d",
-        "default",
-        "dictsort",
-        "first",
-        "groupby",
-        "items",
-        "join",
-        "last",
-        "length",
-        "list",
-        "map",
-        "max",
-        "min",
-        "reject",
-        "rejectattr",
-        "reverse",
-        "select",
-        "selectattr",
-        "slice",
-        "sort",
-        "sum",
-        "unique",
-    }
-)
-_SCALARS: Final = (str, int, float, bool, type(None))
-_PERCENT_SPEC: Final = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
-_YIELD_EVERY: Final = 32  # steps (each well under a millisecond) between GIL hand-overs
 _GUARD_LOOP: Final = "_lastmile_guard_loop"
 _TEXT_PART: Final = "_lastmile_text_part"
-
-
-class _Budget:
-    """What one render has spent."""
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.deadline = time.monotonic() + limits.render_s
-        self.iterations = 0
-        self.produced = 0
-        self._ticks = 0
-
-    def tick(self) -> None:
-        self._ticks += 1
-        if self._ticks % _YIELD_EVERY == 0:
-            time.sleep(0)  # hand the GIL over: the event loop waits for no switch interval
-        if time.monotonic() > self.deadline:
-            raise TemplateLimitExceeded("render_time_s", self.limits.render_s)
-
-    def iterate(self) -> None:
-        self.iterations += 1
-        if self.iterations > self.limits.loop_iterations:
-            raise TemplateLimitExceeded("loop_iterations", self.limits.loop_iterations)
-        self.tick()
-
-    def produce(self, chars: int) -> None:
-        self.produced += chars
-        if self.produced > self.limits.output_chars:
-            raise TemplateLimitExceeded("output_chars", self.limits.output_chars)
-        self.tick()
 
 
 class _GuardedCodeGenerator(CodeGenerator):
@@ -215,7 +75,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             undefined=jinja2.StrictUndefined, autoescape=autoescape, finalize=self._finalize
         )
         self.limits = limits
-        self.budget = _Budget(limits)
+        self.budget = Budget(limits)
         self.globals = {
             "range": self._range,
             "dict": dict,
@@ -223,7 +83,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             "cycler": self.globals["cycler"],
             "joiner": self.globals["joiner"],
         }
-        allowed = _TEXT_FILTERS | _SEQUENCE_FILTERS
+        allowed = TEXT_FILTERS | SEQUENCE_FILTERS
         self.filters = {n: self._guarded(n, f) for n, f in self.filters.items() if n in allowed}
         self.filters[_GUARD_LOOP] = self._guard_loop
         self.filters[_TEXT_PART] = self._text_part
@@ -277,7 +137,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if isinstance(obj, str) and callable(value):
-            return attr in _STR_METHODS
+            return attr in STR_METHODS
         return bool(super().is_safe_attribute(obj, attr, value))
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -301,7 +161,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def _guarded(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         check = _PRECHECKS.get(name)
-        text_filter = name in _TEXT_FILTERS
+        text_filter = name in TEXT_FILTERS
 
         @functools.wraps(func)  # keeps jinja's pass_context/pass_environment marker
         def guarded(*args: Any, **kwargs: Any) -> Any:
@@ -328,7 +188,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     def _scalar(self, value: Any) -> None:
         if isinstance(value, jinja2.Undefined):
             return  # StrictUndefined raises its own, clearer error when used
-        if not isinstance(value, _SCALARS):
+        if not isinstance(value, SCALARS):
             raise jinja2.exceptions.SecurityError(
                 "only text and numbers can be printed, joined or formatted"
             )
@@ -378,7 +238,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
             values = tuple(args.values())
         for value in values:
             self._scalar(value)
-        for match in _PERCENT_SPEC.finditer(text):
+        for match in PERCENT_SPEC.finditer(text):
             for number in (match[1], match[2]):
                 if number == "*" or (number and int(number) > self.limits.integer_argument):
                     raise TemplateLimitExceeded("integer_argument", self.limits.integer_argument)
@@ -450,4 +310,4 @@ def render_bounded(source: str, context: dict[str, Any], *, autoescape: bool) ->
     return template.render(context)
 
 
-__all__ = ["LIMITS", "BoundedSandbox", "Limits", "Markup", "TemplateLimitExceeded"]
+__all__ = ["LIMITS", "BoundedSandbox", "Limits", "TemplateLimitExceeded", "off_loop"]
