@@ -4,6 +4,9 @@ Every request is verified before anything is read into the database: Twilio's
 `X-Twilio-Signature` against the exact public URL (LASTMILE_PUBLIC_URL + path and query) and
 the auth token, SendGrid's ECDSA signature against SENDGRID_WEBHOOK_PUBLIC_KEY. A request that
 fails answers 403 and changes nothing. Phone numbers are never logged.
+
+Each callback is applied once, by the provider's id (gateway/notifications/store_callbacks.py):
+a replayed inbound `START` does not re-subscribe, a replayed report or event changes nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.base import PermanentSendError
+from gateway.domain.text import clean_text
 from gateway.notifications import outcome, store
 from gateway.notifications.keywords import answer_keyword
 from gateway.notifications.rules import ChannelKind, NotificationStatus
+from gateway.notifications.store_callbacks import Callback, first_delivery
 from gateway.platform.appkeys import DB, SETTINGS
 from gateway.platform.http.edge import read_bytes, read_form
 from gateway.platform.http.errors import ApiError
@@ -61,7 +66,7 @@ async def _twilio_form(request: web.Request) -> MultiDict[str]:
         raise _forbidden()
     if not RequestValidator(token.get_secret_value()).validate(url, params, signature):
         raise _forbidden()
-    return params
+    return MultiDict((k, clean_text(v)) for k, v in params.items())  # signed, still no NUL
 
 
 def _twiml(text: str | None) -> web.Response:
@@ -74,7 +79,11 @@ def _twiml(text: str | None) -> web.Response:
 async def twilio_sms(request: web.Request) -> web.Response:
     """An SMS to our number: carrier keywords, else the first inbound handler that claims it."""
     form = await _twilio_form(request)
+    sid = form.get("MessageSid", "")
     async with request.app[DB].begin() as conn:
+        if sid and not await first_delivery(conn, Callback.TWILIO_SMS, sid):
+            log.info("inbound SMS %s was handled already: replay ignored", sid)
+            return _twiml(None)
         reply = await answer_keyword(
             conn,
             from_number=form.get("From", ""),
@@ -95,6 +104,9 @@ async def twilio_status(request: web.Request) -> web.Response:
     code = form.get("ErrorCode") or None
     reason = f"twilio_{code}" if code else f"twilio_{form.get('MessageStatus')}"
     async with request.app[DB].begin() as conn:
+        key = f"{sid}:{form.get('MessageStatus')}"
+        if not await first_delivery(conn, Callback.TWILIO_STATUS, key):
+            return web.Response(status=204)
         row = await _find(conn, request.query.get("n"), sid)
         if row is not None and row.channel == ChannelKind.SMS.value:
             error = PermanentSendError(reason, unsubscribed=code == TWILIO_UNSUBSCRIBED)
@@ -147,11 +159,14 @@ async def _sendgrid_event(conn: Any, event: Any) -> int:
     if not isinstance(event, dict):
         return 0
     status = _SENDGRID_REPORTS.get(str(event.get("event", "")))
-    message_id = str(event.get("sg_message_id") or "").split(".")[0]
-    notification_id = event.get("notification_id")
+    message_id = clean_text(str(event.get("sg_message_id") or "")).split(".")[0]
+    notification_id = clean_text(str(event.get("notification_id") or ""))
     if status is None or not (notification_id or message_id):
         return 0
-    row = await _find(conn, str(notification_id) if notification_id else None, message_id)
+    event_id = clean_text(str(event.get("sg_event_id") or ""))
+    if event_id and not await first_delivery(conn, Callback.SENDGRID_EVENT, event_id):
+        return 0
+    row = await _find(conn, notification_id or None, message_id)
     if row is None or row.channel != ChannelKind.EMAIL.value:
         return 0
     reason = f"sendgrid_{event.get('event')}" if status is NotificationStatus.FAILED else None
