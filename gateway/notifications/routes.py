@@ -284,6 +284,7 @@ API: Final = (
         tag=TAG,
         response=NotificationList,
         query=("shipment_id",),
+        errors=(404,),
     ),
     Operation(
         "PUT",

@@ -111,6 +111,7 @@ API: Final = (
         body=ShipmentIn,
         response=ShipmentOut,
         status=201,
+        errors=(409,),  # the tracking number is registered already
     ),
     Operation(
         "GET",
@@ -128,5 +129,6 @@ API: Final = (
         tag=TAG,
         response=ShipmentOut,
         query=("tracking_number", "carrier"),
+        errors=(404,),
     ),
 )

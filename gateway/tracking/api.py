@@ -131,6 +131,7 @@ API: Final = (
         summary="A new customer tracking link (links end 30 days after delivery)",
         tag=TAG,
         response=TrackingLinkOut,
+        errors=(409,),  # links have ended
     ),
     Operation(
         "DELETE",
