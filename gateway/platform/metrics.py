@@ -50,7 +50,7 @@ class BoundedLabel:
         return OTHER
 
 
-MAX_UNKNOWN_CODES: Final = 200  # distinct (carrier, code) label sets; enough for real carriers
+MAX_UNKNOWN_CODES: Final = 100  # distinct (carrier, code) label sets: unknown codes are rare
 UNKNOWN_CODE_LABEL: Final = BoundedLabel(MAX_UNKNOWN_CODES)
 OUTBOX_RELAYED: Final = Counter("lastmile_outbox_relayed_total", "Outbox jobs handed to arq")
 OUTBOX_RELAY_ERRORS: Final = Counter(
