@@ -20,7 +20,7 @@ from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
 from gateway.platform.clock import Clock
 from gateway.platform.db import create_engine
 from gateway.platform.http import probes
-from gateway.platform.http.edge import MAX_BODY_BYTES, edge_middleware
+from gateway.platform.http.edge import MAX_BODY_BYTES, edge_middleware, url_middleware
 from gateway.platform.http.errors import error_middleware
 from gateway.platform.http.openapi import Operation, openapi_document
 from gateway.platform.relay import OutboxRelay
@@ -48,7 +48,7 @@ STORE_API: Final[Sequence[Operation]] = (
 def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Application:
     """Build the gateway. `redis_url` overrides settings (the embedded Redis picks its port)."""
     app = web.Application(
-        middlewares=[edge_middleware, error_middleware(customer_not_found)],
+        middlewares=[edge_middleware, error_middleware(customer_not_found), url_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     if settings.secret_key is not None:  # secrets at rest (gateway/platform/vault.py)

@@ -100,17 +100,29 @@ async def test_replay_since_out_of_range_is_422(
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/shipments/shp_%00", "/v1/shipments?tracking_number=%00&carrier=ups"]
+    ("path", "status"),
+    [
+        ("/v1/shipments/shp_%00", 404),
+        ("/v1/shipments?tracking_number=%00&carrier=ups", 400),
+    ],
 )
-async def test_a_nul_in_the_url_is_400(
-    client: TestClient[Any, Any], engine: AsyncEngine, path: str
+async def test_unstorable_text_in_the_url_is_a_4xx(
+    client: TestClient[Any, Any], engine: AsyncEngine, path: str, status: int
 ) -> None:
     store = await make_store(engine)
 
     response = await client.get(path, headers=store.headers)
 
-    assert response.status == 400, await response.text()
-    assert "NUL" in (await response.json())["error"]["message"]
+    assert response.status == status, await response.text()
+    assert "error" in await response.json()
+
+
+async def test_a_tracking_link_with_a_nul_gets_the_one_404_page(
+    client: TestClient[Any, Any],
+) -> None:
+    page = await client.get("/t/k1.%00abc")
+
+    assert page.status == 404 and page.content_type == "text/html"
 
 
 async def test_the_tracking_page_renders_extreme_stored_dates(

@@ -3,6 +3,8 @@
 - `SERVER_OPTIONS` go to every server runner (`serve`, `demo`, tests): aiohttp must not inflate
   compressed bodies itself (a 1 MB gzip body inflates to 1 GB), and after an early answer it
   drains what the client still sends for at most `LINGER_S`, as raw bytes, then closes.
+- `url_middleware` refuses paths and query values with text no database stores (NUL, lone
+  surrogates) before any handler looks them up.
 - `edge_middleware` answers 415 to any `Content-Encoding` but identity and 413 to a declared
   length over the limit before the body is read, and closes the connection after every error
   answer that left the body unread (401 before reading, 413, 415), so no unread body is parsed
@@ -45,8 +47,6 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 415, "unsupported_content_encoding", "send the body without Content-Encoding"
             )
         )
-    if (problem := _url_problem(request)) is not None:
-        return error_response(400, "bad_request", f"the URL {problem}")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         exc = _too_large()
         return _closing(error_response(exc.status, exc.code, exc.message))
@@ -56,12 +56,19 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
-def _url_problem(request: web.Request) -> str | None:
-    """Path and query values end up in queries: none may hold text no database stores."""
-    for text in (request.path, *request.query.keys(), *request.query.values()):
+@web.middleware
+async def url_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Path and query values end up in queries: none may hold text no database stores.
+
+    Such a path names nothing that exists (404: customers get their one 404 page); such a
+    query is a 400. Runs inside the error middleware, which renders both.
+    """
+    if text_problem(request.path) is not None:
+        raise web.HTTPNotFound()
+    for text in (*request.query.keys(), *request.query.values()):
         if (problem := text_problem(text)) is not None:
-            return problem
-    return None
+            raise ApiError(400, "invalid_parameter", f"the query {problem}")
+    return await handler(request)
 
 
 def _closing(response: web.StreamResponse) -> web.StreamResponse:
