@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -68,8 +69,15 @@ async def _raw(base: str, head: str, body: bytes) -> int:
 
 
 def _bomb() -> bytes:
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
-    return b"".join([*(packer.compress(bytes(1 << 20)) for _ in range(1024)), packer.flush()])
+    """About 1 MB of gzip inflating to 1 GiB: one fully flushed 1 MiB block, 1,024 times."""
+    zeros = bytes(1 << 20)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = packer.compress(zeros) + packer.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(1024):
+        crc = zlib.crc32(zeros, crc)
+    head = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return head + block * 1024 + packer.flush() + struct.pack("<II", crc, (1 << 30) & 0xFFFFFFFF)
 
 
 def hostile_requests(
