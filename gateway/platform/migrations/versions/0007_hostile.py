@@ -7,7 +7,7 @@ behind and the running code never has to guess whether a value is encrypted. A d
 such rows therefore needs LASTMILE_SECRET_KEY set when it is migrated; an empty one does not.
 
 Revision ID: 0007_hostile
-Revises: 0005
+Revises: 0006_shipment_listing
 """
 
 from __future__ import annotations
