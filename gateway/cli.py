@@ -56,6 +56,7 @@ def _require_secret_key(settings: Settings, key_file: Path = LOCAL_KEY_FILE) -> 
             "first (make one with `lastmile new-secret-key`)"
         )
     created = not key_file.exists()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
     key = local_key(key_file)
     if created:
         click.echo(f"lastmile: made a secret key for this machine in {key_file}", err=True)
