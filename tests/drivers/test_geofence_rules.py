@@ -71,6 +71,17 @@ def test_a_single_wild_ping_inside_is_not_an_arrival() -> None:
     assert _run(passing, [_stop("s1", 0, 0)]) == []
 
 
+def test_a_streak_does_not_survive_a_time_when_the_stop_was_not_watched() -> None:
+    stops = [_stop("s1", 0, 0), _stop("s2", 100, 0)]
+    one_inside = Trace.of(screen_pings([ping_at(50, 0, 0)], None, NOW).accepted)
+    decisions, state = evaluate_geofence(one_inside, stops[1:], GeofenceState())
+    assert decisions == [] and state.fences[0].streak == 1
+    _, state = evaluate_geofence(one_inside, stops, state)  # s1 inserted before s2
+    again = Trace.of(screen_pings([ping_at(60, 0, 10)], None, NOW).accepted)
+    decisions, _ = evaluate_geofence(again, stops[1:], state)
+    assert decisions == []  # one ping inside since s2 was watched again: not yet
+
+
 def test_inaccurate_pings_inside_do_not_count() -> None:
     pings = [ping_at(0, 0, i * 5, accuracy_m=200) for i in range(20)]
     assert _run(pings, [_stop("s1", 0, 0)]) == []

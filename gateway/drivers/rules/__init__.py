@@ -9,4 +9,6 @@ returns its decisions and the next state, which the caller persists (`to_json` /
 - `deviation`: `off_route` / `back_on_route` against the planned path; distance along it.
 - `speed` and `eta`: the driver's learned speed, ETAs per remaining stop, "ETA moved".
 - `lateness`: `late` when an ETA passes the promised time, or the promised time passes.
+- `batch`: all of the above for one batch, with one JSON state per route (`evaluate_batch`).
+- `geo` and `state`: distances, the local metric plane, and the states' JSON round trip.
 """

@@ -1,7 +1,8 @@
 """Route deviation: `off_route` and `back_on_route` against the planned path, with shapely.
 
-The path ([lat, lon] pairs) is projected once per route onto a local metric plane and its
-segments indexed in an STRtree, so each batch costs one vectorised nearest-segment query. Off
+The path ([lat, lon] pairs) is projected once per route onto a local metric plane, simplified
+(a router's polyline has a vertex every few metres, mostly on straight streets) and its segments
+indexed in an STRtree, so each batch costs one vectorised nearest-segment query. Off
 route means farther than `off_route_m` for at least `off_route_after_s` of trusted pings; back on
 route means within the smaller `back_on_route_m` (hysteresis) for `back_on_route_after_s`. A
 short spike fires nothing, and each episode fires each decision once.
@@ -26,6 +27,10 @@ from gateway.drivers.rules.trace import Trace
 
 ObjectArray = npt.NDArray[np.object_]
 
+# Vertices closer than this to the simplified path go: nothing next to a 250 m threshold, and
+# a densified polyline shrinks to its corners (40 times fewer segments on a city grid).
+SIMPLIFY_TOLERANCE_M = 5.0
+
 
 class PlannedPath:
     """A route's planned path, prepared once: build it per route, never per ping."""
@@ -41,11 +46,13 @@ class PlannedPath:
             raise ValueError("a path's coordinates must be finite numbers")
         self._plane = LocalPlane.around(coords.tolist())
         x, y = self._plane.xy(coords[:, 0], coords[:, 1])
-        xy = np.column_stack((x, y))
-        self._line = shapely.linestrings(xy)
-        self.length_m = float(shapely.length(self._line))
-        if self.length_m == 0:
+        if float(shapely.length(shapely.linestrings(np.column_stack((x, y))))) == 0:
             raise ValueError("a path needs at least two distinct points")
+        self._line = shapely.simplify(
+            shapely.linestrings(np.column_stack((x, y))), SIMPLIFY_TOLERANCE_M
+        )
+        self.length_m = float(shapely.length(self._line))
+        xy = shapely.get_coordinates(self._line)
         # An (n, 2, 2) array gives an array of n segments; the stubs cannot tell it from one line.
         segments = cast(ObjectArray, shapely.linestrings(np.stack((xy[:-1], xy[1:]), axis=1)))
         self._tree = shapely.STRtree(segments)

@@ -85,16 +85,18 @@ def evaluate_geofence(
 ) -> tuple[list[FenceDecision], GeofenceState]:
     """Decisions for one batch: `remaining` are the route's open stops in order."""
     fences = {f.stop_id: f for f in state.fences}
+    kept = {f.stop_id: f for f in state.fences if f.arrived_at}  # they never fire again
     decisions: list[FenceDecision] = []
     for position, stop in enumerate(remaining):
         fence = fences.get(stop.stop_id, StopFence(stop.stop_id))
         watched = position < policy.watch_next
-        if fence.departed or not (fence.arrived_at or watched) or len(trace) == 0:
-            continue
-        fence = _advance(fence, stop, trace, policy, decisions)
-        fences[stop.stop_id] = fence
-    kept = tuple(f for f in fences.values() if f.streak or f.arrived_at)
-    return decisions, GeofenceState(kept)
+        if fence.departed or not (fence.arrived_at or watched):
+            continue  # an unwatched stop's streak starts afresh when it is watched again
+        if len(trace):
+            fence = _advance(fence, stop, trace, policy, decisions)
+        if fence.streak or fence.arrived_at:
+            kept[stop.stop_id] = fence
+    return decisions, GeofenceState(tuple(kept.values()))
 
 
 def _advance(
