@@ -22,6 +22,7 @@ from gateway.tracking.store_links import mint_token, tracking_url
 log = logging.getLogger(__name__)
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
+OWN_FLEET: Final = "driver"  # the store's own drivers: the store is the carrier
 SMS_STORE_NAME_CHARS: Final = 40  # keeps every SMS within two segments
 STATUS_CALLBACK_PATH: Final = "/callbacks/twilio/status"
 INLINE_IMAGES: Final = ("data:image/jpeg;base64,", "data:image/png;base64,")
@@ -92,7 +93,9 @@ def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
         "store_name": store_name,
         "recipient_name": recipient.name,
         "tracking_number": view.tracking_number,
-        "carrier": CARRIER_NAMES.get(view.carrier, view.carrier.title()),
+        "carrier": view.store_name
+        if view.carrier == OWN_FLEET
+        else CARRIER_NAMES.get(view.carrier, view.carrier.title()),
         "event": row.event,
         "status": row.facts.get("status") or row.event,
         "eta": format_eta(

@@ -22,6 +22,7 @@ from gateway.tracking.store import TrackedEvent, TrackedShipment
 from gateway.tracking.store_ratings import Rating
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
+OWN_FLEET: Final = "driver"
 _INLINE_PHOTO: Final = re.compile(r"^data:image/(jpeg|png|webp);base64,[A-Za-z0-9+/=]+$")
 _STEPS: Final = ("ordered", "shipped", "out_for_delivery", "delivered")
 # status -> (index of the current step, tone of the status badge)
@@ -158,7 +159,7 @@ def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
         timezone=str(zone),
         store_name=ship.store_name,
         tracking_number=ship.tracking_number,
-        carrier=CARRIER_NAMES.get(ship.carrier, ship.carrier.upper()),
+        carrier=_carrier_name(ship.carrier, ship.store_name),
         order_id=ship.order_id,
         status=status,
         tone=tone,
@@ -177,6 +178,12 @@ def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
         contact=mask_phone(ship.recipient.get("phone")) or mask_email(ship.recipient.get("email")),
         notice=notice,
     )
+
+
+def _carrier_name(carrier: str, store_name: str) -> str:
+    if carrier == OWN_FLEET:
+        return store_name  # the store's own drivers deliver it
+    return CARRIER_NAMES.get(carrier, carrier.upper())
 
 
 def _zone(name: object) -> ZoneInfo:
