@@ -163,9 +163,8 @@ async def throughput(gateway: Gateway, args: argparse.Namespace, database_url: s
     )
     print(f"  serve CPU:          {cpu:.0%} of one core (load average {os.getloadavg()[0]:.1f})")
     print(f"  pings per serve CPU-second: {tally.accepted / (cpu * elapsed):,.0f}")
-    print(
-        f"  positions stored:   {stored:,} (accepted incl. warm-up: {tally.accepted + warm.accepted:,})"
-    )
+    total = tally.accepted + warm.accepted
+    print(f"  positions stored:   {stored:,} (accepted incl. warm-up: {total:,})")
     if args.py_spy:
         for title, rows in summarize_profile(args.py_spy).items():
             print(f"  {title}:")
