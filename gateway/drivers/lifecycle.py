@@ -75,6 +75,3 @@ def stop_moves(stop: Stop, event_type: str) -> StopState | None:
         return None
     return target
 
-
-def is_finished(stops: Sequence[Stop]) -> bool:
-    return all(not s.is_open for s in stops)
