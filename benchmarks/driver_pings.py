@@ -87,7 +87,11 @@ class Gateway:
 
 
 async def _work_day(
-    gateway: Gateway, planned: traces.Planned, batches: list[traces.DayBatch], tally: Tally
+    gateway: Gateway,
+    planned: traces.Planned,
+    batches: list[traces.DayBatch],
+    tally: Tally,
+    deliveries: bool = True,
 ) -> None:
     """Post the batches in order; after each, `delivered` for the stops it finished."""
     headers = {"Content-Type": "application/json"}
@@ -100,7 +104,7 @@ async def _work_day(
                     raise BenchError(f"locations answered {r.status}: {answer}")
             tally.latencies.append(time.perf_counter() - sent)
             tally.accepted += int(answer["accepted"])
-            for stop, when in batch.delivered:
+            for stop, when in batch.delivered if deliveries else []:
                 event = {"type": "delivered", "occurred_at": when.isoformat()}
                 path = f"/v1/driver/stops/{planned.shipment_ids[stop]}/events"
                 async with session.post(path, json=event) as r:
@@ -136,7 +140,7 @@ async def throughput(gateway: Gateway, args: argparse.Namespace, database_url: s
     cpu_before, began = cpu_seconds(gateway.serve_pid), time.perf_counter()
     await asyncio.gather(
         *(
-            _work_day(gateway, p, d[WARMUP_BATCHES:], tally)
+            _work_day(gateway, p, d[WARMUP_BATCHES:], tally, not args.no_deliveries)
             for p, d in zip(drivers, days, strict=True)
         )
     )
@@ -331,6 +335,9 @@ def main() -> None:
     parser.add_argument("--batch-interval", type=float, default=0.5)
     parser.add_argument("--log-dir", type=Path, help="keep the processes' logs (INFO) here")
     parser.add_argument("--py-spy", type=Path, help="profile serve during the throughput run")
+    parser.add_argument(
+        "--no-deliveries", action="store_true", help="throughput: pings only, no stop events"
+    )
     args = parser.parse_args()
     try:
         run(args)
