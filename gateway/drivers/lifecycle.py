@@ -74,4 +74,3 @@ def stop_moves(stop: Stop, event_type: str) -> StopState | None:
     if target is None or not stop.is_open or stop.state is target:
         return None
     return target
-
