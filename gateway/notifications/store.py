@@ -15,6 +15,7 @@ from gateway.notifications.rules import (
     LIVE_STATUSES,
     ChannelKind,
     NotificationStatus,
+    Reason,
     address_hash,
 )
 from gateway.notifications.tables import notifications, sms_optouts
@@ -40,6 +41,7 @@ class NewNotification:
     status: NotificationStatus = NotificationStatus.QUEUED
     reason: str | None = None
     send_after: datetime | None = None
+    resend_of: str | None = None  # the notification a store re-sent on purpose
 
 
 # Built once per dialect: at fan-out rates statement construction is a visible CPU cost.
@@ -50,7 +52,12 @@ _INSERT: Final = {
 _CLAIM: Final = (
     notifications.update()
     .where(N.id == sa.bindparam("notification_id"), N.status == NotificationStatus.QUEUED.value)
-    .values(status=NotificationStatus.SENDING.value, attempts=N.attempts + 1, reason=None)
+    .values(
+        status=NotificationStatus.SENDING.value,
+        attempts=N.attempts + 1,
+        reason=None,
+        lease_until=sa.bindparam("lease_until"),
+    )
 )
 
 
@@ -73,6 +80,7 @@ async def insert(conn: AsyncConnection, note: NewNotification) -> bool:
         "attempts": 0,
         "cause_at": note.cause_at,
         "send_after": note.send_after,
+        "resend_of": note.resend_of,
         "created_at": now,
         "updated_at": now,
     }
@@ -96,20 +104,38 @@ async def update(conn: AsyncConnection, notification_id: str, **values: Any) -> 
 
 
 async def claim(
-    conn: AsyncConnection, notification_id: str, rendered: dict[str, str | None]
+    conn: AsyncConnection,
+    notification_id: str,
+    rendered: dict[str, str | None],
+    lease_until: datetime,
 ) -> bool:
-    """queued → sending, with the rendered message; False if another run got there first."""
-    params = {"notification_id": notification_id, "updated_at": datetime.now(UTC), **rendered}
+    """queued → sending until `lease_until`, with the rendered message; False if another run
+    got there first."""
+    params = {
+        "notification_id": notification_id,
+        "updated_at": datetime.now(UTC),
+        "lease_until": lease_until,
+        **rendered,
+    }
     result = await conn.execute(_CLAIM, params)
     return bool(result.rowcount)
 
 
-async def release(conn: AsyncConnection, notification_id: str, reason: str) -> None:
-    """sending → queued after a retryable failure (the attempt is counted)."""
+async def release(
+    conn: AsyncConnection, notification_id: str, reason: str, retry_at: datetime
+) -> None:
+    """sending → queued after a retryable failure (the attempt is counted); the next attempt's
+    time is kept in `send_after`, so the schedule survives the loss of the deferred job."""
     await conn.execute(
         notifications.update()
         .where(N.id == notification_id, N.status == NotificationStatus.SENDING.value)
-        .values(status=NotificationStatus.QUEUED.value, reason=reason, updated_at=datetime.now(UTC))
+        .values(
+            status=NotificationStatus.QUEUED.value,
+            reason=reason,
+            send_after=retry_at,
+            lease_until=None,
+            updated_at=datetime.now(UTC),
+        )
     )
 
 
@@ -147,6 +173,40 @@ async def list_for_shipment(
         .order_by(N.created_at, N.id)
     )
     return (await conn.execute(query)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """What `GET /v1/notifications` asks for; at least a shipment, a status or a reason."""
+
+    shipment_id: str | None = None
+    statuses: tuple[NotificationStatus, ...] = ()
+    reason: str | None = None
+    limit: int = 100
+
+
+async def list_log(conn: AsyncConnection, tenant_id: str, wanted: LogFilter) -> Sequence[Any]:
+    """A shipment's notifications in order, else the store's newest first (limited)."""
+    query = sa.select(notifications).where(N.tenant_id == tenant_id)
+    if wanted.shipment_id is not None:
+        query = query.where(N.shipment_id == wanted.shipment_id).order_by(N.created_at, N.id)
+    else:
+        query = query.order_by(N.created_at.desc(), N.id.desc()).limit(wanted.limit)
+    if wanted.statuses:
+        query = query.where(N.status.in_([s.value for s in wanted.statuses]))
+    if wanted.reason is not None:  # outcome_unknown: ix_notifications_outcome_unknown
+        query = query.where(N.reason == wanted.reason)
+    return (await conn.execute(query)).all()
+
+
+async def count_outcome_unknown(conn: AsyncConnection) -> dict[str, int]:
+    """Notifications whose send may or may not have happened, by channel (a partial index)."""
+    query = (
+        sa.select(N.channel, sa.func.count())
+        .where(N.reason == Reason.OUTCOME_UNKNOWN.value)
+        .group_by(N.channel)
+    )
+    return {channel: int(count) for channel, count in (await conn.execute(query)).all()}
 
 
 async def find_by_provider_id(conn: AsyncConnection, provider_id: str) -> Any:
@@ -226,3 +286,36 @@ async def remove_push_token(conn: AsyncConnection, shipment_id: str, token: str)
         .where(shipments.c.id == shipment_id)
         .values(recipient={**recipient, "push_tokens": tokens})
     )
+
+
+async def due_for_send(
+    conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
+) -> list[str]:
+    """Ids of notifications owed a send job (the reconciler's query, on ix_notifications_due).
+
+    `queued` ones whose wait (collapse window, quiet hours, retry back-off) ended before
+    `due_before`, and `sending` ones whose lease ran out: their run died during the provider call.
+    """
+    queued = (
+        sa.select(N.id)
+        .where(
+            N.status == NotificationStatus.QUEUED.value,
+            sa.or_(
+                N.send_after <= due_before,
+                sa.and_(N.send_after.is_(None), N.updated_at <= due_before),
+            ),
+        )
+        .order_by(N.send_after)
+        .limit(limit)
+    )
+    lost = (
+        sa.select(N.id)
+        .where(
+            N.status == NotificationStatus.SENDING.value,
+            sa.or_(N.lease_until.is_(None), N.lease_until <= now),
+        )
+        .limit(limit)
+    )
+    ids = list((await conn.execute(lost)).scalars())
+    ids += (await conn.execute(queued)).scalars()
+    return ids[:limit]

@@ -15,7 +15,11 @@ class Job(StrEnum):
     SEND_NOTIFICATION = "send_notification"  # notifications: one message, one channel
     DELIVER_WEBHOOK = "deliver_webhook"  # store webhooks: one signed message
     SEND_STORE_ALERT = "send_store_alert"  # store webhooks: "we disabled your endpoint" email
+    RECONCILE = "reconcile_due_work"  # cron: queue again the jobs Redis lost (gateway/recovery.py)
+    PURGE_EXPIRED = "purge_expired"  # cron: raw payloads and relayed outbox rows past retention
 
 
 # Redis pub/sub: a shipment's status/ETA as it changes, for live viewers (`<prefix><shipment id>`).
 LIVE_SHIPMENT_CHANNEL: Final = "lastmile:live:shipment:"
+# Redis pub/sub: a carrier connection changed or was deleted (`<connection id> <carrier>`).
+CARRIER_CONNECTION_CHANGES: Final = "lastmile:carrier-connections:changed"

@@ -7,10 +7,13 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from arq.worker import func
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
 from gateway.platform.names import LIVE_SHIPMENT_CHANNEL, Job
-from gateway.platform.outbox import collect_added_jobs, purge_enqueued
+from gateway.platform.outbox import PendingJob, collect_added_jobs, purge_enqueued
 from gateway.platform.relay import hand_over
 from gateway.shipments import store, store_ingest
 from gateway.shipments.fanout import CHANGE_HANDLERS
@@ -18,6 +21,8 @@ from gateway.shipments.fanout import CHANGE_HANDLERS
 log = logging.getLogger(__name__)
 
 OUTBOX_KEEP: Final = timedelta(days=7)
+# One transaction of inserts per change: seconds at most, even on a busy database.
+JOB_TIMEOUT_S: Final = 30.0
 
 
 async def shipment_changed(ctx: JobContext, change_id: str) -> str:
@@ -46,6 +51,21 @@ async def shipment_changed(ctx: JobContext, change_id: str) -> str:
     JOBS_RUN.labels(Job.SHIPMENT_CHANGED, "done").inc()
     log.info("shipment %s now %s", change.shipment_id, change.status_after.value)
     return f"{change.shipment_id} -> {change.status_after.value}"
+
+
+SHIPMENT_CHANGED: Final = func(
+    shipment_changed,  # type: ignore[arg-type]  # a typed ctx instead of arq's dict
+    name=Job.SHIPMENT_CHANGED,
+    timeout=JOB_TIMEOUT_S,
+)
+
+
+async def due_jobs(
+    conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
+) -> list[PendingJob]:
+    """Reconciler finder: changes committed but not fanned out (their job may be lost)."""
+    ids = await store.unprocessed_changes(conn, due_before, limit)
+    return [PendingJob(store_ingest.change_job_id(i), Job.SHIPMENT_CHANGED, [i]) for i in ids]
 
 
 async def purge_expired(ctx: JobContext) -> dict[str, int]:

@@ -11,12 +11,15 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from arq import Retry
+from arq.connections import ArqRedis
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.console import ConsoleChannel
+from gateway.platform.reconcile import reconcile
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.tables import outbox
+from gateway.recovery import FINDERS
 from gateway.store_webhooks.alerts import send_store_alert
 from gateway.store_webhooks.events import emit, message_id_for
 from gateway.store_webhooks.jobs import deliver_webhook
@@ -244,13 +247,14 @@ async def test_private_address_is_refused_outside_dev_mode(
         assert attempt["error"] == "address_refused" and attempt["status_code"] is None
 
 
-async def test_maintenance_rekicks_a_lost_retry_and_purges_old_messages(
+async def test_reconciler_requeues_a_lost_delivery_and_maintenance_purges_old_messages(
     client: TestClient[Any, Any],
     engine: AsyncEngine,
     store: Store,
     receiver: Receiver,
     fast_worker: Worker,
     job_ctx: dict[str, Any],
+    arq_redis: ArqRedis,
 ) -> None:
     await add_endpoint(client, store, receiver.url())
     await _emit(engine, store, "lost")  # its outbox job is never relayed: as if Redis lost it
@@ -265,12 +269,14 @@ async def test_maintenance_rekicks_a_lost_retry_and_purges_old_messages(
             webhook_messages.update().values(next_attempt_at=datetime.now(UTC) - timedelta(hours=1))
         )
 
-    result = await webhook_maintenance(job_ctx)  # type: ignore[arg-type]
+    purged = await webhook_maintenance(job_ctx)  # type: ignore[arg-type]
+    requeued = await reconcile(engine, arq_redis, FINDERS)
     await fast_worker.run_check()
 
-    assert result == {"purged": 1, "kicked": 1}
+    assert (purged, requeued) == ({"purged": 1}, {"deliver_webhook": 1})
     assert [r.json["data"]["key"] for r in receiver.at("/hook")] == ["lost"]
-    assert await webhook_maintenance(job_ctx) == {"purged": 0, "kicked": 0}  # type: ignore[arg-type]
+    assert await webhook_maintenance(job_ctx) == {"purged": 0}  # type: ignore[arg-type]
+    assert await reconcile(engine, arq_redis, FINDERS) == {}
 
 
 async def test_gives_up_after_eight_attempts_and_the_lane_moves_on(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -17,6 +18,9 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT_S: Final = 2.0
 # The API description, generated once by the app factory from every area's operations.
 OPENAPI_DOCUMENT: Final = web.AppKey("openapi_document", dict[str, Any])
+# Run before each scrape: metrics read from the database (the same in every process).
+MetricsRefresh = Callable[[web.Application], Awaitable[None]]
+METRICS_REFRESH: Final = web.AppKey("metrics_refresh", Sequence[MetricsRefresh])
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -45,7 +49,12 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-async def metrics(_request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.Response:
+    for refresh in request.app.get(METRICS_REFRESH, ()):
+        try:
+            await refresh(request.app)
+        except Exception as exc:  # the database away: the rest of the metrics still matter
+            log.warning("metrics refresh failed (%s)", type(exc).__name__)
     response = web.Response(body=generate_latest())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response
