@@ -407,9 +407,12 @@ class PostgresServer:
             _stop_postmaster(self._process)
             self._process = None
 
-    def restart(self) -> None:
-        """Stop, then start again on the same port with the same data."""
-        self.stop()
+    def start_again(self) -> None:
+        """Start the stopped server on the same port with the same data.
+
+        Call it from the main thread: PR_SET_PDEATHSIG fires when the *thread* that started
+        the server ends, so a server started from a worker thread dies with that thread.
+        """
         deadline = time.monotonic() + _STARTUP_TIMEOUT
         while not self._spawn():  # the port may linger for a moment
             if time.monotonic() > deadline:
