@@ -48,7 +48,7 @@ async def reconcile(
             owed += await find(conn, now - GRACE, now, batch)
         await conn.rollback()
     restored = set(await restore_missing(redis, [(j.job_id, j.function, j.args) for j in owed]))
-    counts = Counter(job.function for job in owed if job.job_id in restored)
+    counts = Counter(str(job.function) for job in owed if job.job_id in restored)
     for function, count in counts.items():
         JOBS_RESTORED.labels(function).inc(count)
     if counts:

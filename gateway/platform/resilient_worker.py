@@ -40,11 +40,39 @@ class ResilientWorker(Worker):
             except Exception as exc:
                 if not redis_unreachable(exc):
                     raise
+                self._forget_finished_jobs()
+                if await self._redis_answers():  # a job's late report of an outage now over
+                    backoff.reset()
+                    continue
                 delay = backoff.next_delay_s()
                 log.warning(
-                    "worker lost Redis (%s); reconnecting in %.1fs", type(exc).__name__, delay
+                    "worker lost Redis (%s: %s); reconnecting in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    delay,
                 )
                 await asyncio.sleep(delay)
+
+    def _forget_finished_jobs(self) -> None:
+        """Drop finished job tasks: arq re-raises each one's error in its loop, one per round,
+        so errors from the outage would end every round after Redis is back."""
+        for job_id, task in list(self.tasks.items()):
+            if not task.done():
+                continue
+            del self.tasks[job_id]
+            error = None if task.cancelled() else task.exception()
+            if error is not None and not redis_unreachable(error):
+                log.error("job %s ended with %s", job_id, type(error).__name__, exc_info=error)
+
+    async def _redis_answers(self) -> bool:
+        if self._pool is None:
+            return False
+        try:
+            async with asyncio.timeout(2):
+                await self._pool.ping()
+        except Exception:
+            return False
+        return True
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         """arq takes a job slot before asking Redis about a job; give it back if Redis fails."""
