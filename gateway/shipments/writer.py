@@ -63,10 +63,12 @@ class IngestWriter:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Both block until the SQLite thread is done: off the event loop, which other
+        # connections still need to finish (and release SQLite's lock) meanwhile.
         if self._thread is not None:
-            self._thread.shutdown(wait=True)
+            await asyncio.to_thread(self._thread.shutdown, wait=True)
         if self._sqlite is not None:
-            self._sqlite.dispose()
+            await asyncio.to_thread(self._sqlite.dispose)
 
     async def submit(self, request: IngestRequest) -> IngestResult:
         """Returns once the request's events are committed; raises if they could not be
