@@ -177,3 +177,13 @@ async def test_ingest_answers_503_with_retry_after_while_the_database_is_away(
     assert (await response.json())["error"]["code"] == "unavailable"
     ready = await client.get("/readyz")
     assert ready.status == 503 and (await ready.json())["checks"]["database"] == "unreachable"
+
+
+async def test_a_killed_workers_jobs_run_again_within_a_minute(settings: Settings) -> None:
+    """arq re-runs a job a dead worker held once its in-progress marker expires: the longest
+    job timeout (cron jobs included) + 10 s. tests/faults/ shows it with a real SIGKILL."""
+    assert settings.redis_url
+    worker = build_worker(settings, settings.redis_url, handle_signals=False)
+
+    assert worker.in_progress_timeout_s <= 50
+    assert all(f.timeout_s is not None for f in worker.functions.values())
