@@ -14,8 +14,10 @@ import time
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.notifications.tables import notifications
 from tests.fakes.fake_twilio import FakeTwilio
 from tests.faults.harness import (
     Cluster,
@@ -45,6 +47,18 @@ async def _in_flight(twilio: FakeTwilio, hooks: Hooks, sms: int, webhooks: int) 
         await asyncio.sleep(0.05)
 
 
+async def _sent(engine: AsyncEngine, count: int) -> None:
+    deadline = time.monotonic() + 30
+    query = sa.select(sa.func.count()).select_from(notifications)
+    while True:
+        async with engine.connect() as conn:
+            sent = (await conn.execute(query.where(notifications.c.status == "sent"))).scalar_one()
+        if sent >= count:
+            return
+        assert time.monotonic() < deadline, f"{sent} of {count} sent"
+        await asyncio.sleep(0.05)
+
+
 async def test_worker_killed_mid_send(
     cluster: Cluster, fault_engine: AsyncEngine, fakes: Fakes, http: aiohttp.ClientSession
 ) -> None:
@@ -65,6 +79,7 @@ async def test_worker_killed_mid_send(
 
     await store.carrier.push_all(http, first)
     await _in_flight(twilio, hooks, sms=len(first), webhooks=2)
+    await _sent(fault_engine, len(first) - len(stalled))  # only the stalled three are mid-call
     worker.popen.kill()
     killed = time.monotonic()
     await store.carrier.push_all(http, later)  # accepted while no worker runs

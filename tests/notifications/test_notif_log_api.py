@@ -118,4 +118,3 @@ async def test_log_filters_are_checked(
     for name in ("status", "reason", "limit"):
         assert name in (await answers[name].json())["error"]["message"]
     assert (await _get(notify_client, store, status="failed", limit="500")).status == 200
-
