@@ -13,9 +13,11 @@ from aiohttp.test_utils import TestClient
 from arq import Retry
 from arq.connections import ArqRedis
 from arq.worker import Worker
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.console import ConsoleChannel
+from gateway.platform.appkeys import RELAY
 from gateway.platform.reconcile import reconcile
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.tables import outbox
@@ -255,10 +257,15 @@ async def test_reconciler_requeues_a_lost_delivery_and_maintenance_purges_old_me
     fast_worker: Worker,
     job_ctx: dict[str, Any],
     arq_redis: ArqRedis,
+    relay: OutboxRelay,
+    redis: Redis,
 ) -> None:
+    await client.app[RELAY].stop()  # this test moves the outbox itself
     await add_endpoint(client, store, receiver.url())
-    await _emit(engine, store, "lost")  # its outbox job is never relayed: as if Redis lost it
+    await _emit(engine, store, "lost")
     await _emit(engine, store, "ancient", shipment_id="shp_old")
+    assert await relay.drain() == 2  # both delivery jobs are in Redis...
+    await redis.flushall()  # ...and Redis loses them
     async with engine.begin() as conn:
         await conn.execute(
             webhook_messages.update()
