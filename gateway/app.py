@@ -14,6 +14,12 @@ from arq.connections import ArqRedis
 
 from gateway.carriers import routes as carriers
 from gateway.carriers.connection_cache import CONNECTIONS, ConnectionCache
+from gateway.drivers import routes as drivers
+from gateway.drivers import routes_app as driver_app
+from gateway.drivers.auth import DRIVER_KEYS
+from gateway.drivers.locations import PATHS
+from gateway.drivers.rules.deviation import PathCache
+from gateway.drivers.store_keys import KeyCache
 from gateway.notifications import callbacks
 from gateway.notifications import routes as notifications
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
@@ -41,6 +47,8 @@ STORE_API: Final[Sequence[Operation]] = (
     *notifications.API,
     *store_webhooks.API,
     *tracking_api.API,
+    *drivers.API,  # drivers, routes, alerts
+    *driver_app.API,  # the driver app: driver token instead of the API key
 )
 
 
@@ -68,6 +76,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url)
     app[DB] = engine
     app[CONNECTIONS] = ConnectionCache(engine)
+    app[DRIVER_KEYS] = KeyCache()
+    app[PATHS] = PathCache()
     yield
     await engine.dispose()
 

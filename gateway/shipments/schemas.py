@@ -66,7 +66,8 @@ class DestinationIn(_In):
 
 class ShipmentIn(_In):
     tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=64, to_upper=True)]
-    carrier: CarrierName
+    # `driver`: delivered by the store's own drivers (a route's stops; no carrier webhooks).
+    carrier: CarrierName | Literal["driver"]
     order_id: Annotated[str, StringConstraints(max_length=200)] | None = None
     recipient: RecipientIn
     destination: DestinationIn | None = None
