@@ -30,3 +30,6 @@ FLEET_POSITIONS_KEY: Final = "lastmile:fleet:positions:"
 # Pub/sub: each accepted batch's newest position, per driver and per store.
 LIVE_DRIVER_CHANNEL: Final = "lastmile:live:driver:"
 LIVE_FLEET_CHANNEL: Final = "lastmile:live:fleet:"
+
+# Dispatcher console sessions (gateway/dispatch/sessions.py): `<prefix><sha256 of the cookie>`.
+DISPATCH_SESSION_KEY: Final = "lastmile:dispatch:session:"
