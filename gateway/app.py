@@ -18,8 +18,10 @@ from gateway.dispatch import routes as dispatch
 from gateway.dispatch.stream import end_streams
 from gateway.drivers import routes as drivers
 from gateway.drivers import routes_app as driver_app
+from gateway.drivers import routes_proof as proofs
 from gateway.drivers.auth import DRIVER_KEYS
 from gateway.drivers.locations import PATHS
+from gateway.drivers.proof_storage import storage_from_settings
 from gateway.drivers.rules.deviation import PathCache
 from gateway.drivers.store_keys import KeyCache
 from gateway.notifications import callbacks
@@ -51,6 +53,7 @@ STORE_API: Final[Sequence[Operation]] = (
     *tracking_api.API,
     *drivers.API,  # drivers, routes, alerts
     *driver_app.API,  # the driver app: driver token instead of the API key
+    *proofs.API,  # the driver app: proof of delivery
 )
 
 
@@ -65,12 +68,14 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis(redis_url or settings.redis_url))
     app.cleanup_ctx.append(_background)
+    app.cleanup_ctx.append(_proof_storage)
     app.on_startup.append(tracking.prepare_pages)
     app.on_startup.append(dispatch.prepare)
     app.on_shutdown.append(end_streams)
     app.router.add_routes(carriers.WEBHOOK_ROUTES)  # carriers: their own auth per connection
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
+    app.router.add_routes(proofs.IMAGE_ROUTES)  # customers: proof images behind signed links
     app.router.add_routes(dispatch.ROUTES)  # dispatchers: a session cookie from the API key
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks
     app.router.add_routes(probes.ROUTES)  # operators: probes, metrics, /openapi.json
@@ -98,6 +103,12 @@ def _redis(url: str | None) -> _CleanupCtx:
         await pool.aclose()
 
     return ctx
+
+
+async def _proof_storage(app: web.Application) -> AsyncIterator[None]:
+    async with storage_from_settings(app[SETTINGS]) as storage:
+        app[proofs.PROOF_STORAGE] = storage
+        yield
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

@@ -8,9 +8,11 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from gateway.drivers.jobs import check_overdue_stops, purge_driver_positions
 from gateway.notifications.jobs import SEND_NOTIFICATION
 from gateway.notifications.worker_hooks import start_notifications, stop_notifications
 from gateway.platform.db import create_engine
+from gateway.platform.names import Job
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
 from gateway.shipments.jobs import purge_expired, shipment_changed
@@ -25,6 +27,26 @@ FUNCTIONS: Final[tuple[Any, ...]] = (
     ALERT_FUNCTION,  # store webhooks: "we disabled your endpoint" email
     SEND_NOTIFICATION,  # customer notifications (SMS, email, push)
 )
+
+
+# Periodic jobs: retention purges at night, overdue driver stops every minute.
+CRON_JOBS: Final = [
+    cron(purge_expired, hour={3}, minute={17}, run_at_startup=False),  # type: ignore[arg-type]
+    cron(
+        purge_driver_positions,  # type: ignore[arg-type]
+        name=Job.PURGE_POSITIONS,
+        hour={3},
+        minute={27},
+        run_at_startup=False,
+    ),
+    cron(
+        check_overdue_stops,  # type: ignore[arg-type]
+        name=Job.CHECK_OVERDUE_STOPS,
+        second={5},
+        run_at_startup=False,
+        unique=True,
+    ),
+]
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -56,7 +78,7 @@ def build_worker(settings: Settings, redis_url: str, **overrides: Any) -> Worker
     ctx = overrides.pop("ctx", {})
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
-        "cron_jobs": [cron(purge_expired, hour={3}, minute={17}, run_at_startup=False)],  # type: ignore[arg-type]
+        "cron_jobs": CRON_JOBS,
         "redis_settings": RedisSettings.from_dsn(redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

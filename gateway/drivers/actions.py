@@ -81,7 +81,7 @@ async def act(conn: AsyncConnection, scope: BatchScope, outcome: BatchOutcome) -
     for change in outcome.eta_changes:
         await _eta_reported(conn, scope, scope.stop(change.stop_id), change)
     for late in outcome.late:
-        await _late(conn, scope, scope.stop(late.stop_id), late, etas)
+        await report_late(conn, scope, scope.stop(late.stop_id), late, etas)
 
 
 async def _arriving(
@@ -182,7 +182,7 @@ async def _eta_reported(
     scope.eta_updates.append(EtaUpdate(stop.shipment_id, scope.route.id, change.eta, previous))
 
 
-async def _late(
+async def report_late(
     conn: AsyncConnection,
     scope: BatchScope,
     stop: Stop,

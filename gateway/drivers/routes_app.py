@@ -46,7 +46,7 @@ async def post_locations(request: web.Request) -> web.Response:
     result = await record_batch(
         request.app[DB], claims, pings, request.app[CLOCK].now(), request.app[PATHS]
     )
-    await _hand_over(request, result.jobs)
+    await hand_over_jobs(request, result.jobs)
     await _go_live(request, result)
     return web.json_response(_verdicts(result, len(pings)), status=202)
 
@@ -78,7 +78,7 @@ async def _go_live(request: web.Request, result: BatchResult) -> None:
         log.warning("live position of %s not published: %s", driver.id, type(exc).__name__)
 
 
-async def _hand_over(request: web.Request, jobs: list[PendingJob]) -> None:
+async def hand_over_jobs(request: web.Request, jobs: list[PendingJob]) -> None:
     """Committed webhook and notification jobs to arq now; the relay keeps any it misses."""
     if not jobs:
         return
@@ -107,7 +107,7 @@ async def post_stop_event(request: web.Request) -> web.Response:
                 raise not_found("stop") from None
     if outcome.changed_shipment:
         request.app[RELAY].wake()
-    await _hand_over(request, list(jobs))
+    await hand_over_jobs(request, list(jobs))
     stop = outcome.stop
     out = StopEventOut(
         accepted=outcome.stored,

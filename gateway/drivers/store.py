@@ -117,6 +117,13 @@ async def lock_for_token(
     return _driver(row)
 
 
+async def lock(conn: AsyncConnection, driver_id: str) -> Driver | None:
+    """The driver row, locked like a ping batch locks it (jobs acting on a driver's route)."""
+    query = sa.select(drivers).where(D.id == driver_id).with_for_update()
+    row = (await conn.execute(query)).first()
+    return _driver(row) if row else None
+
+
 async def save_position(
     conn: AsyncConnection, driver_id: str, last_ping: dict[str, Any], position_at: datetime
 ) -> None:

@@ -23,14 +23,23 @@ from gateway.platform.upsert import insert_ignore
 FIRST_KID: Final = "d1"
 
 
+_NEWEST = (
+    sa.select(driver_keys.c.kid, driver_keys.c.secret)
+    .order_by(driver_keys.c.created_at.desc(), driver_keys.c.kid.desc())
+    .limit(1)
+)
+
+
+async def newest_key(conn: AsyncConnection) -> tuple[str, bytes] | None:
+    """(kid, secret) of the key that signs now, or None before the first driver."""
+    row = (await conn.execute(_NEWEST)).first()
+    return (str(row.kid), bytes(row.secret)) if row else None
+
+
 async def signing_key(conn: AsyncConnection) -> tuple[str, bytes]:
     """(kid, secret) of the newest key; makes the first key on first use (call in a write
     transaction: racing processes agree on one first key by its fixed kid)."""
-    query = (
-        sa.select(driver_keys.c.kid, driver_keys.c.secret)
-        .order_by(driver_keys.c.created_at.desc(), driver_keys.c.kid.desc())
-        .limit(1)
-    )
+    query = _NEWEST
     row = (await conn.execute(query)).first()
     if row is None:
         await conn.execute(

@@ -268,3 +268,19 @@ async def stop_of_shipment(
     route = max(candidates, key=lambda r: (r.state in OPEN_ROUTE_STATES, r.created_at))
     stop = next(s for s in await stops_of(conn, [route.id]) if s.shipment_id == shipment_id)
     return route, stop
+
+
+async def routes_with_overdue_stops(conn: AsyncConnection, now: datetime) -> list[tuple[str, str]]:
+    """(route id, driver id) of active routes with an open stop whose promise has passed."""
+    query = (
+        sa.select(R.id, R.driver_id)
+        .distinct()
+        .join(route_stops, S.route_id == R.id)
+        .join(shipments, shipments.c.id == S.shipment_id)
+        .where(
+            R.state == RouteStatus.ACTIVE.value,
+            S.state.in_(_OPEN_STOPS),
+            shipments.c.promised_by < now,
+        )
+    )
+    return [(row.id, row.driver_id) for row in (await conn.execute(query)).all()]

@@ -38,6 +38,15 @@ class Settings(BaseModel):
     twilio_base_url: str | None = None
     sendgrid_base_url: str | None = None
     fcm_base_url: str | None = None
+    # Drivers: proof-of-delivery images (a directory, or s3://bucket[/prefix]) and GPS history.
+    proof_storage: str = "./lastmile-proofs"
+    s3_endpoint_url: str | None = None  # S3-compatible stores (MinIO, R2, ...); unset: AWS
+    s3_path_style: bool = False
+    aws_access_key_id: str | None = None  # unset: botocore's own chain (profile, instance role)
+    aws_secret_access_key: SecretStr | None = None
+    aws_region: str | None = None
+    proof_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    position_retention_days: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("database_url")
     @classmethod
@@ -70,6 +79,15 @@ class Settings(BaseModel):
             )
         return value
 
+    @field_validator("proof_storage")
+    @classmethod
+    def _proof_storage(cls, value: str) -> str:
+        if value.startswith("s3://") and not value.removeprefix("s3://").split("/")[0]:
+            raise ValueError("must be a directory or s3://bucket[/prefix]")
+        if "://" in value and not value.startswith("s3://"):
+            raise ValueError("must be a directory or s3://bucket[/prefix]")
+        return value
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -94,7 +112,16 @@ _ENV: Final[Mapping[str, str]] = {
     "LASTMILE_TWILIO_BASE_URL": "twilio_base_url",
     "LASTMILE_SENDGRID_BASE_URL": "sendgrid_base_url",
     "LASTMILE_FCM_BASE_URL": "fcm_base_url",
+    "LASTMILE_PROOF_STORAGE": "proof_storage",
+    "LASTMILE_S3_ENDPOINT_URL": "s3_endpoint_url",
+    "LASTMILE_S3_PATH_STYLE": "s3_path_style",
+    "AWS_ACCESS_KEY_ID": "aws_access_key_id",
+    "AWS_SECRET_ACCESS_KEY": "aws_secret_access_key",
+    "AWS_REGION": "aws_region",
+    "LASTMILE_PROOF_MAX_BYTES": "proof_max_bytes",
+    "LASTMILE_POSITION_RETENTION_DAYS": "position_retention_days",
 }
+_BOOLEANS: Final = frozenset({"dev", "s3_path_style"})
 _FIELD_TO_ENV: Final = {field: env for env, field in _ENV.items()}
 
 
@@ -111,7 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
             continue
         if field == "channels":
             raw[field] = tuple(part.strip() for part in value.split(",") if part.strip())
-        elif field == "dev":
+        elif field in _BOOLEANS:
             raw[field] = value.lower() in {"1", "true", "yes", "on"}
         else:
             raw[field] = value

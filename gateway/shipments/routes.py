@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.domain.privacy import mask_email, mask_phone
+from gateway.drivers import proof_links, store_routes
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
@@ -65,16 +66,19 @@ async def _shipment_json(request: web.Request, tenant_id: str, shipment_id: str)
         row = await shipment_store.get(conn, tenant_id, shipment_id)
         if row is None:
             raise not_found("shipment")
+        public_url, now = request.app[SETTINGS].public_url, request.app[CLOCK].now()
         timeline = await shipment_store.timeline(conn, shipment_id)
-        tracking_url = await current_tracking_url(
-            conn, request.app[SETTINGS].public_url, shipment_id, request.app[CLOCK].now()
-        )
+        # A driver's proof photo is kept as a reference; the API shows a signed link.
+        timeline = await proof_links.with_api_links(conn, shipment_id, timeline, public_url, now)
+        tracking_url = await current_tracking_url(conn, public_url, shipment_id, now)
+        stop = await store_routes.stop_of_shipment(conn, shipment_id)
     return ShipmentOut(
         id=row.id,
         tracking_number=row.tracking_number,
         carrier=row.carrier,
         status=row.status,
         estimated_delivery=row.estimated_delivery,
+        eta=stop[1].eta if stop and stop[1].is_open else None,  # the store's own driver's ETA
         events=timeline,  # type: ignore[arg-type]
         tracking_url=tracking_url,
         order_id=row.order_id,
