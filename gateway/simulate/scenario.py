@@ -132,9 +132,9 @@ CAST: Final = (
         _Stop((-12.5, 2), "Mason Lee"),
     )),
     _Cast("priya", "Priya Nair", "+13125550103", Story.LATE, (
-        _Stop((-13.5, 8), "Isabella Moore"),
-        _Stop((-9.5, 11), "Ethan Walker"),
-        _Stop((-5.5, 13), "Mia Johnson", rating=(3, "Late, but very polite.")),
+        _Stop((-12.5, 8), "Isabella Moore"),
+        _Stop((-15.5, 12), "Ethan Walker"),
+        _Stop((-3.5, 9), "Mia Johnson", rating=(3, "Late, but very polite.")),
     )),
     _Cast("sam", "Sam Okafor", "+13125550104", Story.FAILED, (
         _Stop((-14.5, -2), "Lucas Brown", rating=(2, "Left it at the wrong door.")),
@@ -224,7 +224,7 @@ def _drive_to(
         return
     jam = None
     if story is Story.LATE and number == 3:
-        jam = Jam(from_m=150.0, to_m=850.0, speed_mps=1.0)  # stop-and-go behind a crash
+        jam = Jam(from_m=100.0, to_m=700.0, speed_mps=1.0)  # stop-and-go behind a crash
     drive.along(grid_leg(here, point), rng, jam=jam)
 
 

@@ -162,7 +162,5 @@ async def test_a_logged_in_browser_skips_the_login_page(
     client: TestClient[Any, Any], engine: AsyncEngine
 ) -> None:
     console = await log_in(client, await make_store(engine))
-    response = await client.get(
-        "/dispatch/login", headers=console.headers(), allow_redirects=False
-    )
+    response = await client.get("/dispatch/login", headers=console.headers(), allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/dispatch"
