@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.simulate.runner import Options, simulate
 from gateway.simulate.scenario import build_day
-from tests.drivers.trips import drain, receiver, received
+from tests.drivers.trips import drain, received, receiver
 from tests.simulate.sim_support import SimGateway, sim_gateway_fixture, store_call
 from tests.store_webhooks.whk_receiver import Receiver
 from tests.support import make_store
