@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -131,12 +131,13 @@ async def _routes(conn: AsyncConnection, tenant_id: str, day: Day) -> list[Route
 
 
 async def _alerts(conn: AsyncConnection, tenant_id: str, day: Day) -> list[RawAlert]:
-    """The day's newest alerts (recorded that day), newest first."""
-    found = await store_alerts.list_for_tenant(conn, tenant_id, day.start, None, 4 * ALERTS_SHOWN)
+    """The newest alerts about things that happened on `day`, newest first."""
+    since = day.start - timedelta(days=1)  # recorded late (a phone offline) still counts
+    found = await store_alerts.list_for_tenant(conn, tenant_id, since, None, 4 * ALERTS_SHOWN)
     return [
         RawAlert(a.id, a.kind.value, a.occurred_at, a.driver_id, a.shipment_id, a.data)
         for a in found
-        if a.created_at < day.end
+        if a.occurred_at in day
     ][:ALERTS_SHOWN]
 
 

@@ -210,7 +210,9 @@ def _low_rating(who: str, parcel: str, data: Mapping[str, Any], zone: ZoneInfo) 
     score = data.get("score")
     comment = str(data.get("comment") or "").strip()
     stars = f"{score}★" if isinstance(score, int) else "Low"
-    return f"{stars} rating for {who}", f"{parcel} · “{comment}”" if comment else parcel
+    where = data.get("tracking_number")
+    said = f"“{comment}”" if comment else "No comment"
+    return f"{stars} rating for {who}", f"{where} · {said}" if where else said
 
 
 def _unknown(who: str, parcel: str, data: Mapping[str, Any], zone: ZoneInfo) -> _Text:

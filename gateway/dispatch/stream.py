@@ -36,6 +36,7 @@ REFRESH_IDLE_S: Final = 10.0
 HEARTBEAT_S: Final = 15.0
 TICK_S: Final = 0.5
 RETRY_MS: Final = 3000
+SUBSCRIBE_WAIT_S: Final = 2.0  # Redis away: stream the board anyway, positions when it returns
 
 
 class OpenStreams:
@@ -65,6 +66,7 @@ class _Positions:
 
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, raw: bytes) -> None:
         try:
@@ -92,6 +94,7 @@ async def _follow(redis: Redis, channel: str, positions: _Positions) -> None:
         try:
             async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                 await pubsub.subscribe(channel)
+                positions.subscribed.set()
                 while True:
                     message = await pubsub.get_message(timeout=5.0)
                     if message is not None and message.get("type") == "message":
@@ -118,6 +121,9 @@ async def _following(request: web.Request, tenant_id: str) -> AsyncIterator[_Pos
         _follow(request.app[REDIS], LIVE_FLEET_CHANNEL + tenant_id, positions)
     )
     try:
+        # Subscribed before the first board is read: no position falls between the two.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(positions.subscribed.wait(), SUBSCRIBE_WAIT_S)
         yield positions
     finally:
         task.cancel()
