@@ -59,6 +59,7 @@ async def build_board(engine: AsyncEngine, redis: Redis, asked: BoardRequest) ->
     positions = await _positions(redis, asked.tenant_id, read.drivers)
     cards = {r.route.id: _route_card(r, asked.now) for r in read.routes}
     finished = {r.route.id: r.route.finished_at for r in read.routes if r.route.finished_at}
+    addresses = {s.shipment_id: s.address for c in cards.values() for s in c.stops if s.address}
     drivers = []
     for driver in read.drivers:
         mine = [cards[r.route.id] for r in read.routes if r.route.driver_id == driver.id]
@@ -73,7 +74,7 @@ async def build_board(engine: AsyncEngine, redis: Redis, asked: BoardRequest) ->
         timezone=asked.timezone,
         generated_at=asked.now,
         drivers=drivers,
-        alerts=[rules.alert_line(a, read.names, day.zone) for a in read.alerts],
+        alerts=[rules.alert_line(a, read.names, addresses, day.zone) for a in read.alerts],
         figures=rules.figures(
             (s for c in cards.values() for s in c.stops), read.ratings, read.names, day
         ),

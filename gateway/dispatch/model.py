@@ -23,7 +23,8 @@ class DriverState(StrEnum):
     AT_STOP = "at_stop"  # inside a stop's geofence (or said so), not done there yet
     OFF_ROUTE = "off_route"  # away from the planned path
     WAITING = "waiting"  # a route is planned but not started
-    IDLE = "idle"  # no open route
+    FINISHED = "finished"  # the day's route is done
+    IDLE = "idle"  # no route today
     OFFLINE = "offline"  # on a route, but no position for a while
 
 

@@ -27,8 +27,9 @@ from gateway.dispatch.auth import (
     set_session_cookie,
 )
 from gateway.dispatch.board import BoardRequest, build_board
-from gateway.dispatch.rules import valid_timezone
+from gateway.dispatch.rules import day_of, valid_timezone
 from gateway.dispatch.sessions import Session
+from gateway.dispatch.trail import driver_trail
 from gateway.dispatch.view import View, initials
 from gateway.platform.appkeys import CLOCK, DB, REDIS, SETTINGS
 from gateway.platform.http.errors import ApiError
@@ -160,6 +161,19 @@ async def board_json(request: web.Request) -> web.Response:
     return web.json_response(board.to_json(), headers=pages.headers(request.app[SETTINGS]))
 
 
+async def trail(request: web.Request) -> web.Response:
+    """Where one of the store's drivers has been on the day asked for (another store's: 404)."""
+    session = await _api_session(request)
+    asked = _asked(request, session)
+    day = day_of(asked.now, asked.timezone, asked.day)
+    driver_id = request.match_info["id"]
+    points = await driver_trail(request.app[DB], session.tenant_id, driver_id, day, asked.now)
+    if points is None:
+        raise ApiError(404, "not_found", "driver not found")
+    body = {"driver_id": driver_id, "points": points}
+    return web.json_response(body, headers=pages.headers(request.app[SETTINGS]))
+
+
 async def live(request: web.Request) -> web.StreamResponse:
     session = await _api_session(request)
     return await stream.board_stream(request, request[SESSION_TOKEN], _asked(request, session))
@@ -179,5 +193,6 @@ ROUTES: Final = (
     web.post("/dispatch/logout", logout),
     web.get("/dispatch/board", board_json),
     web.get("/dispatch/live", live),
+    web.get("/dispatch/drivers/{id}/trail", trail),
     web.get(assets.PREFIX + "{version}/{name:.+}", assets.static_file),
 )

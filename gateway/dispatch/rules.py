@@ -3,6 +3,7 @@ and the day's figures (on-time rate, deliveries per hour, average rating per dri
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,8 +80,10 @@ def stop_is_late(stop: StopCard, now: datetime) -> bool:
 
 
 def driver_state(route: RouteCard | None, position: Position | None, now: datetime) -> DriverState:
-    if route is None or route.state == "done":
+    if route is None:
         return DriverState.IDLE
+    if route.state == "done":
+        return DriverState.FINISHED
     if route.state == "planned":
         return DriverState.WAITING
     if position is None or now - position.recorded_at > OFFLINE_AFTER:
@@ -150,11 +153,19 @@ _TONES: Final = {
 }
 
 
-def alert_line(alert: RawAlert, names: Mapping[str, str], zone: ZoneInfo) -> AlertLine:
-    """The alert as one headline and one line of detail, times in the dispatcher's zone."""
+def alert_line(
+    alert: RawAlert, names: Mapping[str, str], addresses: Mapping[str, str], zone: ZoneInfo
+) -> AlertLine:
+    """The alert as one headline and one line of detail, times in the dispatcher's zone.
+
+    A stop is named by its address when the board knows it (what a dispatcher recognises),
+    else by its tracking number.
+    """
     who = names.get(alert.driver_id or "", "A driver")
     data = alert.data
-    parcel = str(data.get("tracking_number") or "a parcel")
+    parcel = short_address(addresses.get(alert.shipment_id or "")) or ""
+    parcel = parcel or str(data.get("tracking_number") or "")
+    parcel = parcel or "a parcel"
     title, detail = _TEXT.get(alert.kind, _unknown)(who, parcel, data, zone)
     return AlertLine(
         alert.id,
@@ -185,10 +196,37 @@ _Text = tuple[str, str]
 
 def _late(who: str, parcel: str, data: Mapping[str, Any], zone: ZoneInfo) -> _Text:
     promised = clock(data.get("promised_by"), zone) or "?"
-    eta = clock(data.get("eta"), zone)
     if data.get("reason") == "promise_passed":
         return f"Promise passed: {parcel}", f"{who} · promised by {promised}, not delivered yet"
-    return f"Running late: {parcel}", f"{who} · ETA {eta or '?'}, promised by {promised}"
+    eta = clock(_minute_up(data.get("eta")), zone) or "?"
+    late = _minutes_between(data.get("promised_by"), data.get("eta"))
+    behind = f", {late} min after the promised {promised}" if late else f", promised by {promised}"
+    return f"Running late: {parcel}", f"{who} · ETA {eta}{behind}"
+
+
+def _minute_up(value: object) -> object:
+    """An ETA to show on a whole minute, rounded up (late is late)."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return moment + timedelta(seconds=59) if moment.second or moment.microsecond else moment
+
+
+def short_address(address: str | None) -> str | None:
+    """The street part of an address (`350 W Ohio St, Chicago, IL` → `350 W Ohio St`)."""
+    return address.split(",", 1)[0].strip() or address if address else None
+
+
+def _minutes_between(start: object, end: object) -> int | None:
+    """Whole minutes from `start` to `end` (ISO strings), rounded up; None if unknown."""
+    try:
+        first = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        last = datetime.fromisoformat(str(end).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    seconds = (last - first).total_seconds()
+    return max(1, math.ceil(seconds / 60)) if seconds > 0 else None
 
 
 def _off_route(who: str, parcel: str, data: Mapping[str, Any], zone: ZoneInfo) -> _Text:
@@ -210,9 +248,8 @@ def _low_rating(who: str, parcel: str, data: Mapping[str, Any], zone: ZoneInfo) 
     score = data.get("score")
     comment = str(data.get("comment") or "").strip()
     stars = f"{score}★" if isinstance(score, int) else "Low"
-    where = data.get("tracking_number")
     said = f"“{comment}”" if comment else "No comment"
-    return f"{stars} rating for {who}", f"{where} · {said}" if where else said
+    return f"{stars} rating for {who}", f"{parcel} · {said}"
 
 
 def _unknown(who: str, parcel: str, data: Mapping[str, Any], zone: ZoneInfo) -> _Text:

@@ -10,12 +10,14 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from gateway.dispatch.model import Board, DriverCard, Figures, StopCard
+from gateway.dispatch.rules import short_address
 
 STATE_LABELS: Final = {
     "driving": "Driving",
     "at_stop": "At a stop",
     "off_route": "Off route",
     "waiting": "Not started",
+    "finished": "Route done",
     "idle": "No route",
     "offline": "No signal",
 }
@@ -73,7 +75,7 @@ class View:
         stop = route.next_stop
         if stop is None:
             return "Route complete"
-        where = stop.address or stop.tracking_number
+        where = short_address(stop.address) or stop.tracking_number
         eta = f" · ETA {self.clock(stop.eta)}" if stop.eta else ""
         return f"Next: {where}{eta}"
 

@@ -114,7 +114,7 @@ def _stop_shipment(
 ) -> dict[str, Any]:
     index = [d.key for d in plan.drivers].index(driver.key) * 10 + number
     return {
-        "tracking_number": f"LM{run_id}{plan.round:02d}{stop.key.upper().replace('-', '')}",
+        "tracking_number": f"LM-{run_id}-{plan.round + 1:02d}{index:03d}",
         "carrier": DRIVER_CARRIER,
         "order_id": f"SIM-{plan.round:02d}-{index:03d}",
         "recipient": _recipient(stop.customer, index),

@@ -80,7 +80,7 @@ async def test_a_store_sees_its_day_and_never_another_stores(
     assert board["store"] == "Acme" and board["timezone"] == "America/Chicago"
     assert board["day"] == "2026-03-16" and board["is_today"]
     [driver] = board["drivers"]
-    assert driver["name"] == "Ana Acme" and driver["state"] == "idle"  # route done
+    assert driver["name"] == "Ana Acme" and driver["state"] == "finished"
     assert [s["state"] for s in driver["route"]["stops"]] == ["done", "done", "failed"]
     assert [s["late"] for s in driver["route"]["stops"]] == [False, True, False]
     assert driver["position"]["lat"] == ping_at(60, 0, -10).lat
@@ -93,14 +93,36 @@ async def test_a_store_sees_its_day_and_never_another_stores(
     ]
     kinds = {a["kind"]: a for a in board["alerts"]}
     assert set(kinds) == {"failed_attempt", "low_rating"}
-    assert kinds["failed_attempt"]["title"] == "Failed attempt: A3"
+    assert kinds["failed_attempt"]["title"] == "Failed attempt: A3 Main St"
     assert kinds["failed_attempt"]["detail"] == "Ana Acme · Nobody home"
     assert kinds["low_rating"]["title"] == "1★ rating for Ana Acme"
 
     page = await (await client.get("/dispatch", headers=console.headers())).text()
-    assert "Ana Acme" in page and "50%" in page and "Failed attempt: A3" in page
+    assert "Ana Acme" in page and "50%" in page and "Failed attempt: A3 Main St" in page
     assert "Bob Bravo" not in page and bob.id not in page and "B1" not in page
     assert "Bob Bravo" not in json.dumps(board) and bob.id not in json.dumps(board)
+
+
+async def test_a_drivers_trail_is_their_trusted_trace_and_only_for_their_store(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    client.app[CLOCK].freeze(T0 + timedelta(minutes=2))
+    acme, bravo = await make_store(engine, "Acme"), await make_store(engine, "Bravo")
+    ana, _ = await _fleet(client, acme, "Ana Acme", "A")
+    bob, _ = await _fleet(client, bravo, "Bob Bravo", "B")
+    trace = [ping_at(10 * n, 0, 5 * n) for n in range(6)]
+    poor = ping_at(35, 40, 27, accuracy_m=120)  # kept for the map, not trusted
+    await send_pings(client, ana, [*trace, poor])
+    await send_pings(client, bob, [ping_at(0, 5, 0), ping_at(30, 5, 5)])
+    console = await log_in(client, acme)
+
+    own = await client.get(f"/dispatch/drivers/{ana.id}/trail", headers=console.headers())
+    assert own.status == 200
+    assert (await own.json())["points"] == [[p.lat, p.lon] for p in trace]
+    other = await client.get(f"/dispatch/drivers/{bob.id}/trail", headers=console.headers())
+    assert other.status == 404  # another store's driver does not exist here
+    anonymous = await client.get(f"/dispatch/drivers/{ana.id}/trail")
+    assert anonymous.status == 401
 
 
 async def test_a_past_day_is_a_still_picture_and_the_future_is_today(

@@ -9,14 +9,15 @@
 
   var STATE_LABELS = {
     driving: 'Driving', at_stop: 'At a stop', off_route: 'Off route',
-    waiting: 'Not started', idle: 'No route', offline: 'No signal',
+    waiting: 'Not started', finished: 'Route done', idle: 'No route', offline: 'No signal',
   };
   var STOP_LABELS = { planned: 'Planned', active: 'Next', arrived: 'Arrived', done: 'Delivered', failed: 'Failed attempt' };
   var OPEN = { planned: true, active: true, arrived: true };
   var CHART_FIRST_HOUR = 6;
   var CHART_HEIGHT = 56;
   var GLIDE_MS = 900;
-  var FIT = { padding: [48, 48], maxZoom: 16 };
+  // Room for the zoom buttons (top left) and the legend (bottom left).
+  var FIT = { paddingTopLeft: [64, 48], paddingBottomRight: [48, 72], maxZoom: 16 };
 
   function $(id) { return document.getElementById(id); }
 
@@ -31,6 +32,11 @@
     var parts = String(name).split(/\s+/).filter(function (p) { return /^\p{L}/u.test(p); });
     var letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : String(name).slice(0, 2);
     return (letters || '?').toUpperCase();
+  }
+
+  /** The street part of an address (mirrors rules.short_address). */
+  function shortAddress(address) {
+    return address ? address.split(',')[0].trim() || address : null;
   }
 
   /* ---- login page: tell the server which time zone to show times in ---- */
@@ -126,7 +132,7 @@
     if (!route) return 'No route today';
     var stop = route.stops.filter(function (s) { return OPEN[s.state]; })[0];
     if (!stop) return 'Route complete';
-    var where = stop.address || stop.tracking_number;
+    var where = shortAddress(stop.address) || stop.tracking_number;
     return 'Next: ' + where + (stop.eta ? ' · ETA ' + this.clock(stop.eta) : '');
   };
 
@@ -144,13 +150,17 @@
     head.type = 'button';
     head.setAttribute('aria-label', 'Show ' + d.name + ' on the map');
     head.appendChild(el('span', 'dx-avatar dx-c' + this.colors[d.id], initials(d.name)));
-    head.appendChild(el('span', 'dx-driver-name', d.name));
+    var who = el('span', 'dx-driver-who');
+    who.appendChild(el('span', 'dx-driver-name', d.name));
+    who.appendChild(el('span', 'dx-driver-seen', this.seenLine(d.position)));
+    head.appendChild(who);
     head.appendChild(el('span', 'dx-pill dx-pill-' + d.state, STATE_LABELS[d.state] || d.state));
     item.appendChild(head);
+    var late = 0;
     if (d.route) {
+      var row = el('div', 'dx-driver-route');
       var stops = el('ol', 'dx-stops');
       stops.setAttribute('aria-label', 'Stops');
-      var late = 0;
       d.route.stops.forEach(function (s) {
         var dot = el('li', 'dx-stop is-' + s.state + (s.late ? ' is-late' : ''));
         dot.title = (s.sequence + 1) + '. ' + (s.address || s.tracking_number) + ': ' +
@@ -158,22 +168,19 @@
         if (s.late && OPEN[s.state]) late++;
         stops.appendChild(dot);
       });
-      item.appendChild(stops);
-      var progress = el('p', 'dx-driver-progress');
-      progress.appendChild(el('b', null, d.route.done));
-      progress.appendChild(document.createTextNode(' of ' + d.route.total + ' delivered'));
-      if (d.route.failed) {
-        progress.appendChild(document.createTextNode(' · '));
-        progress.appendChild(el('span', 'dx-bad', d.route.failed + ' failed'));
-      }
-      if (late) {
-        progress.appendChild(document.createTextNode(' · '));
-        progress.appendChild(el('span', 'dx-warn', late + ' late'));
-      }
-      item.appendChild(progress);
+      row.appendChild(stops);
+      var count = el('span', 'dx-driver-count');
+      count.title = 'Delivered of all stops';
+      count.appendChild(el('b', null, d.route.done));
+      count.appendChild(document.createTextNode('/' + d.route.total));
+      row.appendChild(count);
+      item.appendChild(row);
     }
-    item.appendChild(el('p', 'dx-driver-next', this.nextLine(d)));
-    item.appendChild(el('p', 'dx-driver-seen', this.seenLine(d.position)));
+    var next = el('p', 'dx-driver-next');
+    if (d.route && d.route.failed) next.appendChild(el('span', 'dx-flag dx-flag-bad', d.route.failed + ' failed'));
+    if (late) next.appendChild(el('span', 'dx-flag dx-flag-warn', late + ' late'));
+    next.appendChild(el('span', 'dx-next-text', this.nextLine(d)));
+    item.appendChild(next);
     return item;
   };
 
@@ -375,11 +382,12 @@
   Console.prototype.fitAll = function (first) {
     var bounds = this.boundsOf(Object.keys(this.layers));
     if (!bounds.isValid()) return;
-    this.map.fitBounds(bounds, { padding: FIT.padding, maxZoom: FIT.maxZoom, animate: !first });
+    this.map.fitBounds(bounds, { paddingTopLeft: FIT.paddingTopLeft, paddingBottomRight: FIT.paddingBottomRight, maxZoom: FIT.maxZoom, animate: !first });
     this.fitted = true;
   };
 
   Console.prototype.select = function (id) {
+    if (this.selected !== id) this.showTrail(id);
     this.selected = id;
     this.applySelection();
     Array.prototype.forEach.call($('dx-drivers').children, function (item) {
@@ -388,11 +396,34 @@
     if (!this.map) return;
     if (id) {
       var bounds = this.boundsOf([id]);
-      if (bounds.isValid()) this.map.flyToBounds(bounds, { padding: FIT.padding, maxZoom: FIT.maxZoom, duration: 0.6 });
+      if (bounds.isValid()) {
+        this.map.flyToBounds(bounds, { paddingTopLeft: FIT.paddingTopLeft, paddingBottomRight: FIT.paddingBottomRight, maxZoom: FIT.maxZoom, duration: 0.6 });
+      }
     } else {
       this.userMoved = false;
       this.fitAll(false);
     }
+  };
+
+  /** The selected driver's trace so far today: a dashed line beside the planned path. */
+  Console.prototype.showTrail = function (id) {
+    var self = this;
+    if (this.trail) { this.trail.remove(); this.trail = null; }
+    if (!id || !this.map) return;
+    var url = this.mapEl.dataset.trailUrl.replace('{id}', encodeURIComponent(id));
+    fetch(url, { credentials: 'same-origin' }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (body) {
+      if (!body || self.selected !== id || self.trail) return;
+      var color = self.colors[id] || 0;
+      self.trail = window.L.polyline(body.points, { className: 'dx-trail dx-c' + color, interactive: false }).addTo(self.map);
+      self.trailOf = id;
+      var bounds = self.boundsOf([id]);
+      if (body.points.length) bounds.extend(self.trail.getBounds());
+      if (bounds.isValid()) {
+        self.map.flyToBounds(bounds, { paddingTopLeft: FIT.paddingTopLeft, paddingBottomRight: FIT.paddingBottomRight, maxZoom: FIT.maxZoom, duration: 0.4 });
+      }
+    }, function () { /* the trail is a nicety: the map works without it */ });
   };
 
   Console.prototype.applySelection = function () {
@@ -423,6 +454,7 @@
     var newer = !driver.position || new Date(position.recorded_at) >= new Date(driver.position.recorded_at);
     if (!newer) return;
     driver.position = position;
+    if (this.trail && this.trailOf === driver.id && position.trusted) this.trail.addLatLng([position.lat, position.lon]);
     var item = document.querySelector('.dx-driver[data-driver="' + driver.id + '"] .dx-driver-seen');
     if (item) item.textContent = this.seenLine(position);
     if (!this.map) return;
