@@ -25,6 +25,7 @@ from gateway.platform.embedded_redis import EmbeddedRedis
 from gateway.platform.migrate import upgrade
 from gateway.platform.settings import Settings
 from gateway.shipments.store import Registration, register
+from gateway.simulate.demo import console_banner, drive_demo
 from gateway.tenants import store as tenants
 from gateway.tracking.store_links import mint_token, tracking_url
 from gateway.worker import build_worker
@@ -90,6 +91,7 @@ def _demo_store(base_url: str) -> Any:
             await put_settings(conn, tenant_id, quick)
         hook_url = f"{base_url}/hooks/ups/{connection_id}"
         task = asyncio.create_task(_replay_forever(app, tenant_id, hook_url, credential))
+        drivers = asyncio.create_task(drive_demo(base_url, api_key, click.echo))
         public = app[SETTINGS].public_url
         click.echo(
             "\nLastmile Gateway demo is running.\n"
@@ -98,12 +100,14 @@ def _demo_store(base_url: str) -> Any:
             f"  API key:     {api_key}\n"
             f"  try:         curl -H 'Authorization: Bearer {api_key}' "
             f"'{public}/v1/shipments?tracking_number=<a demo parcel below>'\n"
+            f"{console_banner(public)}\n"
             "  Ctrl-C stops everything.\n"
         )
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (task, drivers):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
 
     return ctx
 
