@@ -49,6 +49,7 @@ def _page(
     urls = {
         "css_url": found.url("dispatch.css"),
         "js_url": found.url("dispatch.js"),
+        "map_js_url": found.url("dispatch-map.js"),
         "leaflet_css_url": found.url("leaflet/leaflet.css"),
         "leaflet_js_url": found.url("leaflet/leaflet.js"),
     }
