@@ -3,6 +3,7 @@ kind, the detour and the late stop where the story puts them, and the app's uplo
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections import Counter
@@ -50,7 +51,7 @@ def test_vans_drive_at_city_speeds_and_never_jump() -> None:
         samples = driver.samples
         steps = [
             math.dist((a.x, a.y), (b.x, b.y)) / (b.t_s - a.t_s)
-            for a, b in zip(samples, samples[1:], strict=False)
+            for a, b in itertools.pairwise(samples)
         ]
         assert max(steps) <= 12.0, driver.name  # 43 km/h at most, in the city
         moving = [s for s in steps if s > 1.5]
@@ -105,14 +106,14 @@ def test_priya_misses_only_her_last_promise_and_everyone_else_keeps_theirs() -> 
 def test_the_app_uploads_every_fix_once_in_batches_some_late_but_never_near_a_stop() -> None:
     late_batches = 0
     for driver in DAY.drivers:
-        actions = driver_actions(driver, random.Random(1))
+        actions = driver_actions(driver, random.Random(1))  # noqa: S311 - a simulation
         assert [a.t_s for a in actions] == sorted(a.t_s for a in actions)
         batches = [a for a in actions if a.act is Act.PINGS]
         sent = [f for a in batches for f in a.fixes]
         assert sorted(sent, key=lambda f: f.t_s) == [f for f in driver.fixes if f.t_s >= 0]
         assert max(len(a.fixes) for a in batches) <= 500
         stops = [latlon(s.point) for s in driver.stops]
-        for earlier, later in zip(batches, batches[1:], strict=False):
+        for earlier, later in itertools.pairwise(batches):
             if later.fixes[0].t_s < earlier.fixes[-1].t_s:  # sent after a newer batch
                 late_batches += 1
                 assert all(_metres((f.lat, f.lon), s) > NEAR_STOP_M - 30 for f in later.fixes
