@@ -24,6 +24,7 @@ from gateway.drivers.locations import PATHS
 from gateway.drivers.proof_storage import storage_from_settings
 from gateway.drivers.rules.deviation import PathCache
 from gateway.drivers.store_keys import KeyCache
+from gateway.drivers.writes import WRITES, WriteGate
 from gateway.notifications import callbacks
 from gateway.notifications import routes as notifications
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
@@ -88,6 +89,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[CONNECTIONS] = ConnectionCache(engine)
     app[DRIVER_KEYS] = KeyCache()
     app[PATHS] = PathCache()
+    app[WRITES] = WriteGate(engine)
     yield
     await engine.dispose()
 

@@ -31,10 +31,12 @@ from gateway.drivers.rules.lateness import LateReason
 from gateway.drivers.rules.pings import Ping
 from gateway.drivers.store_alerts import NewAlert
 from gateway.notifications.plan import Trigger, plan_event
-from gateway.notifications.rules import TriggerEvent
+from gateway.notifications.rules import DEFAULT_RULES, Rule, TriggerEvent, matching
+from gateway.notifications.store_config import list_rules
 from gateway.store_webhooks.events import EventType, emit
+from gateway.store_webhooks.store_messages import subscribed_endpoints
 
-ETA_STORE_STEP: Final = timedelta(seconds=30)  # finer moves are not worth a write
+ETA_STORE_STEP: Final = timedelta(seconds=60)  # finer moves are not worth a write
 
 
 @dataclass
@@ -43,10 +45,26 @@ class BatchScope:
 
     driver: Driver
     route: Route
-    stops: list[Stop]  # every stop of the route, in order
+    stops: list[Stop]  # the route's open stops (at least), in order
     positions: dict[datetime, Ping]  # accepted pings by recorded_at
     now: datetime
     eta_updates: list[EtaUpdate] = field(default_factory=list)
+    _webhooks: dict[EventType, bool] = field(default_factory=dict)
+    _rules: list[Rule] | None = None
+
+    async def store_listens(self, conn: AsyncConnection, event_type: EventType) -> bool:
+        """Whether any endpoint of the store takes `event_type` (asked once per batch)."""
+        if event_type not in self._webhooks:
+            endpoints = await subscribed_endpoints(conn, self.driver.tenant_id, event_type)
+            self._webhooks[event_type] = bool(endpoints)
+        return self._webhooks[event_type]
+
+    async def customer_listens(self, conn: AsyncConnection, event: TriggerEvent) -> bool:
+        """Whether a rule of the store notifies `event` (rules read once per batch)."""
+        if self._rules is None:
+            stored = await list_rules(conn, self.driver.tenant_id)
+            self._rules = [s.rule for s in stored] or list(DEFAULT_RULES)
+        return bool(matching(self._rules, event))
 
     def stop(self, shipment_id: str) -> Stop:
         return next(s for s in self.stops if s.shipment_id == shipment_id)
@@ -78,8 +96,7 @@ async def act(conn: AsyncConnection, scope: BatchScope, outcome: BatchOutcome) -
     for decision in outcome.route:
         await _deviation(conn, scope, decision)
     await _store_etas(conn, scope, outcome.etas)
-    for change in outcome.eta_changes:
-        await _eta_reported(conn, scope, scope.stop(change.stop_id), change)
+    await _etas_reported(conn, scope, outcome.eta_changes)
     for late in outcome.late:
         await report_late(conn, scope, scope.stop(late.stop_id), late, etas)
 
@@ -151,35 +168,41 @@ async def _store_etas(conn: AsyncConnection, scope: BatchScope, etas: list[StopE
     await store_routes.set_etas(conn, scope.route.id, moved)
 
 
-async def _eta_reported(
-    conn: AsyncConnection, scope: BatchScope, stop: Stop, change: StopEta
-) -> None:
-    count = stop.eta_reports + 1
-    await store_routes.update_stop(
-        conn, scope.route.id, stop.shipment_id, eta_reported=change.eta, eta_reports=count
+async def _etas_reported(conn: AsyncConnection, scope: BatchScope, changes: list[StopEta]) -> None:
+    """Record each reported ETA (one statement), tell the store, and the customers whose
+    estimate moved (the first estimate is news for the store, not the customer)."""
+    if not changes:
+        return
+    reports = [(scope.stop(c.stop_id), c) for c in changes]
+    await store_routes.record_eta_reports(
+        conn, scope.route.id, [(s.shipment_id, c.eta, s.eta_reports + 1) for s, c in reports]
     )
-    previous = stop.eta_reported
-    data = {
-        **scope.stop_data(stop),
-        "eta": format_utc(change.eta),
-        "previous_eta": format_utc(previous) if previous else None,
-        "distance_m": round(change.distance_m),
-        "source": "driver",
-    }
-    cause = f"shipment.eta_changed:{scope.route.id}:{stop.shipment_id}:{count}"
-    await emit(conn, scope.driver.tenant_id, EventType.SHIPMENT_ETA_CHANGED, data, cause)
-    if previous is not None:  # the first estimate is news for the store, not the customer
-        facts = {"eta_at": change.eta.isoformat()}
-        trigger = Trigger(
-            cause,
-            scope.driver.tenant_id,
-            stop.shipment_id,
-            TriggerEvent.ETA_CHANGED,
-            scope.now,
-            facts,
-        )
-        await plan_event(conn, trigger)
-    scope.eta_updates.append(EtaUpdate(stop.shipment_id, scope.route.id, change.eta, previous))
+    webhooks = await scope.store_listens(conn, EventType.SHIPMENT_ETA_CHANGED)
+    notify = await scope.customer_listens(conn, TriggerEvent.ETA_CHANGED)
+    for stop, change in reports:
+        cause = f"shipment.eta_changed:{scope.route.id}:{stop.shipment_id}:{stop.eta_reports + 1}"
+        previous = stop.eta_reported
+        if webhooks:
+            data = {
+                **scope.stop_data(stop),
+                "eta": format_utc(change.eta),
+                "previous_eta": format_utc(previous) if previous else None,
+                "distance_m": round(change.distance_m),
+                "source": "driver",
+            }
+            await emit(conn, scope.driver.tenant_id, EventType.SHIPMENT_ETA_CHANGED, data, cause)
+        if notify and previous is not None:
+            facts = {"eta_at": change.eta.isoformat()}
+            trigger = Trigger(
+                cause,
+                scope.driver.tenant_id,
+                stop.shipment_id,
+                TriggerEvent.ETA_CHANGED,
+                scope.now,
+                facts,
+            )
+            await plan_event(conn, trigger)
+        scope.eta_updates.append(EtaUpdate(stop.shipment_id, scope.route.id, change.eta, previous))
 
 
 async def report_late(

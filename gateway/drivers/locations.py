@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.drivers import store as driver_store
 from gateway.drivers import store_positions, store_routes
@@ -34,6 +34,7 @@ from gateway.drivers.rules.deviation import PathCache
 from gateway.drivers.rules.geofence import DEFAULT_STOPS_AWAY
 from gateway.drivers.rules.pings import AcceptedPing, Ping, Screening, screen_pings
 from gateway.drivers.tokens import DriverClaims
+from gateway.drivers.writes import WriteGate
 from gateway.platform.outbox import PendingJob, collect_added_jobs
 
 PATHS = web.AppKey("driver_paths", PathCache)
@@ -50,7 +51,7 @@ class BatchResult:
 
 
 async def record_batch(
-    engine: AsyncEngine,
+    writes: WriteGate,
     claims: DriverClaims,
     pings: Sequence[Ping],
     now: datetime,
@@ -58,7 +59,7 @@ async def record_batch(
 ) -> BatchResult:
     """Screen, store and act on one batch. Raises a 401 ApiError if the token is revoked."""
     with collect_added_jobs() as jobs:
-        async with engine.begin() as conn:
+        async with writes.begin() as conn:
             driver = await require_driver(conn, claims)
             result = await _in_transaction(conn, driver, pings, now, paths)
     return replace(result, jobs=list(jobs))
@@ -115,7 +116,7 @@ async def _evaluate(
     now: datetime,
     paths: PathCache,
 ) -> tuple[Screening, list[EtaUpdate]]:
-    stops = await store_routes.stops_of(conn, [route.id])
+    stops = await store_routes.stops_of(conn, [route.id], open_only=True)
     state = replace(RouteState.from_json(route.rule_state), last_ping=last)
     path = paths.get(route.id, route.path) if route.path else None
     outcome = evaluate_batch(pings, _remaining(stops), path, state, now, _policies(route))

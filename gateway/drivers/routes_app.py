@@ -25,6 +25,7 @@ from gateway.drivers.schemas_app import (
     StopOutForDriver,
 )
 from gateway.drivers.stop_events import DriverEvent, NotYourStop, record_event
+from gateway.drivers.writes import WRITES
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY
 from gateway.platform.http.errors import not_found
 from gateway.platform.http.openapi import Operation, read_body
@@ -44,7 +45,7 @@ async def post_locations(request: web.Request) -> web.Response:
         Ping(p.lat, p.lon, p.recorded_at, p.accuracy_m, p.speed_mps, p.heading) for p in body.pings
     ]
     result = await record_batch(
-        request.app[DB], claims, pings, request.app[CLOCK].now(), request.app[PATHS]
+        request.app[WRITES], claims, pings, request.app[CLOCK].now(), request.app[PATHS]
     )
     await hand_over_jobs(request, result.jobs)
     await _go_live(request, result)
@@ -97,7 +98,7 @@ async def post_stop_event(request: web.Request) -> web.Response:
     event = DriverEvent(body.type, body.occurred_at, body.note)
     now = request.app[CLOCK].now()
     with collect_added_jobs() as jobs:
-        async with request.app[DB].begin() as conn:
+        async with request.app[WRITES].begin() as conn:
             driver = await require_driver(conn, claims)
             try:
                 outcome = await record_event(

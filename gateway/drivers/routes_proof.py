@@ -36,6 +36,7 @@ from gateway.drivers.schemas_app import ProofOut
 from gateway.drivers.stop_events import DriverEvent, NotYourStop, find_stop, record_event
 from gateway.drivers.store_proofs import Proof
 from gateway.drivers.tokens import DriverClaims
+from gateway.drivers.writes import WRITES
 from gateway.platform.appkeys import CLOCK, DB, RELAY, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation
@@ -131,7 +132,7 @@ async def post_proof(request: web.Request) -> web.Response:
     claims = await driver_claims(request)
     form = await _read_form(request, request.app[SETTINGS].proof_max_bytes)
     shipment_id = request.match_info["shipment_id"]
-    async with request.app[DB].begin() as conn:  # before any image work: is it theirs at all?
+    async with request.app[WRITES].begin() as conn:  # before any image work: is it theirs?
         driver = await require_driver(conn, claims)
         try:
             await find_stop(conn, driver, shipment_id)
@@ -203,7 +204,7 @@ async def _record(
         photo_url=proof_links.proof_ref(proof_id) if stored.photo else None,
     )
     with collect_added_jobs() as jobs:
-        async with request.app[DB].begin() as conn:
+        async with request.app[WRITES].begin() as conn:
             driver = await require_driver(conn, claims)
             try:
                 outcome = await record_event(conn, driver, shipment_id, event, b"", now)

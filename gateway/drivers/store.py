@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.drivers.model import Driver
+from gateway.drivers.rules.pings import Ping
 from gateway.drivers.tables import drivers
 from gateway.platform.ids import new_id
 
@@ -132,6 +133,13 @@ async def save_position(
         .where(D.id == driver_id)
         .values(last_ping=last_ping, position_at=position_at)
     )
+
+
+async def last_ping(conn: AsyncConnection, driver_id: str) -> Ping | None:
+    """The driver's newest accepted ping (the database's copy of the live position)."""
+    query = sa.select(D.last_ping).where(D.id == driver_id)
+    stored = (await conn.execute(query)).scalar_one_or_none()
+    return Ping.from_json(stored) if stored else None
 
 
 async def names(conn: AsyncConnection, driver_ids: list[str]) -> dict[str, str]:

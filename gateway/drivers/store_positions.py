@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 import sqlalchemy as sa
@@ -15,9 +15,33 @@ from gateway.drivers.rules.pings import AcceptedPing
 from gateway.drivers.tables import driver_positions
 
 P = driver_positions.c
-# Built once: at thousands of rows a second, statement construction is a visible cost.
-_INSERT: Final = driver_positions.insert()
 PURGE_CHUNK: Final = 50_000
+_COLUMNS: Final = (
+    "tenant_id",
+    "driver_id",
+    "route_id",
+    "lat",
+    "lon",
+    "recorded_at_ms",
+    "received_at_ms",
+    "accuracy_m",
+    "speed_mps",
+    "heading",
+    "trusted",
+)
+
+
+def _insert_sql(dialect: str) -> str:
+    """The driver-level INSERT: at 20,000 rows a second, SQLAlchemy's per-value parameter
+    processing was a quarter of a batch's database time; these values need none."""
+    marks = ["?"] * len(_COLUMNS)
+    if dialect == "postgresql":
+        marks = [f"${n}" for n in range(1, len(_COLUMNS) + 1)]  # asyncpg's numeric style
+    table = driver_positions.name
+    return f"INSERT INTO {table} ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"  # noqa: S608 - constant names
+
+
+_INSERT_SQL: Final = {dialect: _insert_sql(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,23 +66,32 @@ async def insert_accepted(
 ) -> None:
     if not accepted:
         return
+    received_ms = to_ms(received_at)
     rows = [
-        {
-            "tenant_id": tenant_id,
-            "driver_id": driver_id,
-            "route_id": route_id,
-            "lat": a.ping.lat,
-            "lon": a.ping.lon,
-            "recorded_at": a.ping.recorded_at,
-            "received_at": received_at,
-            "accuracy_m": a.ping.accuracy_m,
-            "speed_mps": a.ping.speed_mps,
-            "heading": a.ping.heading,
-            "trusted": a.trusted,
-        }
+        (
+            tenant_id,
+            driver_id,
+            route_id,
+            a.ping.lat,
+            a.ping.lon,
+            to_ms(a.ping.recorded_at),
+            received_ms,
+            a.ping.accuracy_m,
+            a.ping.speed_mps,
+            a.ping.heading,
+            int(a.trusted),
+        )
         for a in accepted
     ]
-    await conn.execute(_INSERT, rows)
+    await conn.exec_driver_sql(_INSERT_SQL[conn.dialect.name], rows)
+
+
+def to_ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def from_ms(epoch_ms: int) -> datetime:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
 async def history(
@@ -67,13 +100,24 @@ async def history(
     """The driver's positions in time order (recorded_at in [since, until))."""
     query = (
         sa.select(driver_positions)
-        .where(P.driver_id == driver_id, P.recorded_at >= since, P.recorded_at < until)
-        .order_by(P.recorded_at, P.id)
+        .where(
+            P.driver_id == driver_id,
+            P.recorded_at_ms >= to_ms(since),
+            P.recorded_at_ms < to_ms(until),
+        )
+        .order_by(P.recorded_at_ms, P.id)
         .limit(limit)
     )
     return [
         Position(
-            r.lat, r.lon, r.recorded_at, r.accuracy_m, r.speed_mps, r.heading, r.trusted, r.route_id
+            r.lat,
+            r.lon,
+            from_ms(r.recorded_at_ms),
+            r.accuracy_m,
+            r.speed_mps,
+            r.heading,
+            bool(r.trusted),
+            r.route_id,
         )
         for r in (await conn.execute(query)).all()
     ]
@@ -82,7 +126,10 @@ async def history(
 async def purge_chunk(conn: AsyncConnection, before: datetime) -> int:
     """Delete up to PURGE_CHUNK positions recorded before `before`; returns how many."""
     oldest = (
-        sa.select(P.id).where(P.recorded_at < before).order_by(P.recorded_at).limit(PURGE_CHUNK)
+        sa.select(P.id)
+        .where(P.recorded_at_ms < to_ms(before))
+        .order_by(P.recorded_at_ms)
+        .limit(PURGE_CHUNK)
     )
     result = await conn.execute(driver_positions.delete().where(P.id.in_(oldest.scalar_subquery())))
     return int(result.rowcount or 0)

@@ -190,8 +190,13 @@ async def get(
     return RouteWithStops(_route(row), await stops_of(conn, [route_id]))
 
 
-async def stops_of(conn: AsyncConnection, route_ids: Sequence[str]) -> list[Stop]:
+async def stops_of(
+    conn: AsyncConnection, route_ids: Sequence[str], *, open_only: bool = False
+) -> list[Stop]:
+    """The routes' stops in route order (`open_only`: those not yet done or failed)."""
     query = _STOP_QUERY.where(S.route_id.in_(list(route_ids))).order_by(S.route_id, S.sequence)
+    if open_only:
+        query = query.where(S.state.in_(_OPEN_STOPS))
     return [_stop(row) for row in (await conn.execute(query)).all()]
 
 
@@ -250,6 +255,22 @@ async def set_etas(
         .values(eta=sa.bindparam("b_eta"))
     )
     await conn.execute(statement, [{"b_shipment": s, "b_eta": eta} for s, eta in etas])
+
+
+async def record_eta_reports(
+    conn: AsyncConnection, route_id: str, reports: Sequence[tuple[str, datetime, int]]
+) -> None:
+    """(shipment id, ETA told to the store, how many ETAs told so far), in one statement."""
+    if not reports:
+        return
+    statement = (
+        route_stops.update()
+        .where(S.route_id == route_id, S.shipment_id == sa.bindparam("b_shipment"))
+        .values(eta_reported=sa.bindparam("b_eta"), eta_reports=sa.bindparam("b_count"))
+    )
+    await conn.execute(
+        statement, [{"b_shipment": s, "b_eta": eta, "b_count": n} for s, eta, n in reports]
+    )
 
 
 async def stop_of_shipment(

@@ -82,8 +82,9 @@ route_stops = sa.Table(
     sa.Index("ix_route_stops_shipment", "shipment_id"),
 )
 
-# Position history: written in bulk per batch, purged after the retention period. No foreign
-# keys: this is the hottest insert of the gateway and its rows only ever point at drivers.
+# Position history: written in bulk per batch, purged after the retention period. The hottest
+# insert of the gateway, so: no foreign keys (rows only ever point at drivers), and times as
+# epoch milliseconds (no per-value conversion; store_positions turns them into UTC datetimes).
 driver_positions = sa.Table(
     "driver_positions",
     metadata,
@@ -93,14 +94,14 @@ driver_positions = sa.Table(
     sa.Column("route_id", sa.String(40)),
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("lon", sa.Float, nullable=False),
-    sa.Column("recorded_at", UtcDateTime(), nullable=False),
-    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("recorded_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("received_at_ms", sa.BigInteger, nullable=False),
     sa.Column("accuracy_m", sa.Float),
     sa.Column("speed_mps", sa.Float),
     sa.Column("heading", sa.Float),
-    sa.Column("trusted", sa.Boolean, nullable=False),
-    sa.Index("ix_driver_positions_driver_time", "driver_id", "recorded_at"),
-    sa.Index("ix_driver_positions_recorded_at", "recorded_at"),
+    sa.Column("trusted", sa.SmallInteger, nullable=False),  # 0 or 1
+    sa.Index("ix_driver_positions_driver_time", "driver_id", "recorded_at_ms"),
+    sa.Index("ix_driver_positions_recorded_at", "recorded_at_ms"),
 )
 
 # The dispatcher's feed; `id` derives from the cause, so a retried cause records nothing twice.

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.domain.privacy import mask_email, mask_phone
-from gateway.drivers import proof_links, store_routes
+from gateway.drivers import proof_links
+from gateway.drivers.shipment_view import driver_eta
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
@@ -71,14 +72,14 @@ async def _shipment_json(request: web.Request, tenant_id: str, shipment_id: str)
         # A driver's proof photo is kept as a reference; the API shows a signed link.
         timeline = await proof_links.with_api_links(conn, shipment_id, timeline, public_url, now)
         tracking_url = await current_tracking_url(conn, public_url, shipment_id, now)
-        stop = await store_routes.stop_of_shipment(conn, shipment_id)
+        eta = await driver_eta(conn, shipment_id)
     return ShipmentOut(
         id=row.id,
         tracking_number=row.tracking_number,
         carrier=row.carrier,
         status=row.status,
         estimated_delivery=row.estimated_delivery,
-        eta=stop[1].eta if stop and stop[1].is_open else None,  # the store's own driver's ETA
+        eta=eta,  # the store's own driver's estimate, when one delivers it
         events=timeline,  # type: ignore[arg-type]
         tracking_url=tracking_url,
         order_id=row.order_id,

@@ -146,6 +146,7 @@ class PageInput:
     now: datetime
     photo_path: str  # where the page serves an inline (data:) photo from
     driver_proof: ProofLinks | None = None  # the store's own driver's proof: signed image links
+    driver_eta: datetime | None = None  # the store's own driver's estimate for this stop
 
 
 def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
@@ -200,6 +201,11 @@ def _summary(given: PageInput, status: str, zone: ZoneInfo) -> str | None:
         return loc.t("delivered.at", date=loc.day(local), time=loc.time(local))
     if status in (Status.RETURNED, Status.AVAILABLE_FOR_PICKUP):
         return loc.t(f"sub.{status}")
+    if given.driver_eta is not None and given.driver_eta > given.now:
+        local = given.driver_eta.astimezone(zone)
+        if local.date() == given.now.astimezone(zone).date():
+            return loc.t("eta.driver", time=loc.time(local))
+        return loc.t("eta.by", date=loc.day(local), time=loc.time(local))
     today = given.now.astimezone(zone).date()
     if ship.estimated_delivery is not None and ship.estimated_delivery >= today:
         if ship.estimated_delivery == today:

@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
-from gateway.drivers import live
-from gateway.drivers.tables import driver_positions
+from gateway.drivers import live, store_positions
+from gateway.drivers.store_positions import Position
 from gateway.platform.appkeys import CLOCK
 from gateway.platform.embedded_redis import find_free_port
 from gateway.platform.names import (
@@ -32,14 +31,15 @@ from tests.support import make_store
 NOW = T0 + timedelta(minutes=10)
 
 
-async def _history(engine: AsyncEngine, driver_id: str) -> list[Any]:
+async def _history(engine: AsyncEngine, driver_id: str) -> list[Position]:
     async with engine.connect() as conn:
-        query = (
-            sa.select(driver_positions)
-            .where(driver_positions.c.driver_id == driver_id)
-            .order_by(driver_positions.c.recorded_at)
+        return await store_positions.history(
+            conn,
+            driver_id,
+            datetime(2000, 1, 1, tzinfo=UTC),
+            datetime(2100, 1, 1, tzinfo=UTC),
+            10_000,
         )
-        return list((await conn.execute(query)).all())
 
 
 async def test_each_ping_gets_a_verdict_and_refused_ones_never_sink_the_batch(

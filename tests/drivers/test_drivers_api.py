@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -183,3 +187,21 @@ async def test_a_token_only_reaches_its_own_stops(
         headers=driver.headers,
     )
     assert response.status == 404
+
+
+def test_the_rotate_key_command_adds_a_signing_key(tmp_path: Path) -> None:
+    env = {**os.environ, "LASTMILE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}
+    lastmile = str(Path(sys.executable).parent / "lastmile")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [lastmile, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+
+    assert run("migrate").returncode == 0
+    first = run("drivers", "rotate-key")
+    second = run("drivers", "rotate-key", "--retire-old")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    kids = [json.loads(r.stdout)["kid"] for r in (first, second)]
+    assert kids[0] != kids[1] and all(k.startswith("d") for k in kids)
+    assert json.loads(second.stdout)["retired_old"] is True

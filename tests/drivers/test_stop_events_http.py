@@ -157,7 +157,7 @@ async def test_positions_older_than_the_retention_are_purged(
         await conn.execute(
             driver_positions.update()
             .where(driver_positions.c.id.in_(sa.select(driver_positions.c.id).limit(2)))
-            .values(recorded_at=old)
+            .values(recorded_at_ms=round(old.timestamp() * 1000))
         )
     await send_pings(client, driver, pings[2:])
 

@@ -37,19 +37,19 @@ def upgrade() -> None:
         sa.Column("route_id", sa.String(length=40), nullable=True),
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lon", sa.Float(), nullable=False),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recorded_at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("received_at_ms", sa.BigInteger(), nullable=False),
         sa.Column("accuracy_m", sa.Float(), nullable=True),
         sa.Column("speed_mps", sa.Float(), nullable=True),
         sa.Column("heading", sa.Float(), nullable=True),
-        sa.Column("trusted", sa.Boolean(), nullable=False),
+        sa.Column("trusted", sa.SmallInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_driver_positions")),
     )
     with op.batch_alter_table("driver_positions", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_driver_positions_driver_time", ["driver_id", "recorded_at"], unique=False
+            "ix_driver_positions_driver_time", ["driver_id", "recorded_at_ms"], unique=False
         )
-        batch_op.create_index("ix_driver_positions_recorded_at", ["recorded_at"], unique=False)
+        batch_op.create_index("ix_driver_positions_recorded_at", ["recorded_at_ms"], unique=False)
 
     op.create_table(
         "driver_alerts",
