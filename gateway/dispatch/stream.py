@@ -23,6 +23,7 @@ from typing import Any, Final
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.dispatch import sessions
 from gateway.dispatch.board import BoardRequest, build_board, position_of
@@ -141,8 +142,8 @@ async def board_stream(request: web.Request, token: str, asked: BoardRequest) ->
         async with _following(request, asked.tenant_id) as positions:
             await response.write(f"retry: {RETRY_MS}\n\n".encode())
             await _run(request, response, token, asked, positions, stop)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the browser left (or the server is stopping): nothing more to send
+    except ConnectionResetError:
+        pass  # the browser left: nothing more to send
     finally:
         request.app[STREAMS].stops.discard(stop)
     return response
@@ -162,12 +163,12 @@ async def _run(
     while not stop.is_set():
         now = time.monotonic()
         if (busy and now - refreshed >= REFRESH_BUSY_S) or now - refreshed >= REFRESH_IDLE_S:
-            if await sessions.load(request.app[REDIS], token) is None:
+            refreshed, busy = now, False
+            if await _session_ended(request, token):
                 await response.write(event("gone", {"login": "/dispatch/login"}))
                 return
             board = await _board(request, asked)
-            refreshed, busy = now, False
-            if _digest(board) != digest:
+            if board is not None and _digest(board) != digest:
                 digest = _digest(board)
                 await response.write(event("board", board))
                 spoke = now
@@ -181,10 +182,23 @@ async def _run(
             await asyncio.wait_for(positions.arrived.wait(), TICK_S)
 
 
-async def _board(request: web.Request, asked: BoardRequest) -> dict[str, Any]:
+async def _session_ended(request: web.Request, token: str) -> bool:
+    """Logged out or expired. Redis away: not known yet (asked again at the next refresh)."""
+    try:
+        return await sessions.load(request.app[REDIS], token) is None
+    except (RedisError, OSError):
+        return False
+
+
+async def _board(request: web.Request, asked: BoardRequest) -> dict[str, Any] | None:
+    """The board now, or None when the database is away (the stream waits for the next try)."""
     now = request.app[CLOCK].now()
     fresh = BoardRequest(asked.tenant_id, asked.timezone, asked.day, now)
-    board = await build_board(request.app[DB], request.app[REDIS], fresh)
+    try:
+        board = await build_board(request.app[DB], request.app[REDIS], fresh)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("dispatch board not refreshed: %s", type(exc).__name__)
+        return None
     return board.to_json()
 
 

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from gateway.dispatch.model import Board, DriverCard, Figures, StopCard
+from gateway.dispatch.model import Board, DriverCard, Figures, Position, StopCard
 from gateway.dispatch.rules import short_address
+from gateway.drivers.rules.geo import haversine_m
 
 STATE_LABELS: Final = {
     "driving": "Driving",
@@ -41,6 +42,12 @@ class Bar:
     x: int
     y: int
     height: int
+
+
+def distance_text(position: Position, stop: StopCard) -> str:
+    """How far the driver is from the stop, as the crow flies: `350 m`, `1.2 km`."""
+    metres = haversine_m(position.lat, position.lon, stop.lat, stop.lon)
+    return f"{round(metres, -1):.0f} m" if metres < 950 else f"{metres / 1000:.1f} km"
 
 
 def initials(name: str) -> str:
@@ -76,8 +83,9 @@ class View:
         if stop is None:
             return "Route complete"
         where = short_address(stop.address) or stop.tracking_number
+        away = f" · {distance_text(driver.position, stop)}" if driver.position else ""
         eta = f" · ETA {self.clock(stop.eta)}" if stop.eta else ""
-        return f"Next: {where}{eta}"
+        return f"Next: {where}{away}{eta}"
 
     def seen_line(self, driver: DriverCard) -> str:
         position = driver.position

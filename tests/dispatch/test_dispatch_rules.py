@@ -20,6 +20,7 @@ from gateway.dispatch.rules import (
     valid_timezone,
 )
 from gateway.dispatch.trail import thin
+from gateway.dispatch.view import distance_text
 
 NOW = datetime(2026, 3, 16, 18, 0, tzinfo=UTC)  # 13:00 in Chicago (CDT)
 CHICAGO = ZoneInfo("America/Chicago")
@@ -140,3 +141,9 @@ def test_a_trail_is_thinned_evenly_and_keeps_its_newest_point() -> None:
     thinned = thin(points, 800)
     assert len(thinned) == 800 and thinned[0] == [0.0, 0.0] and thinned[-1] == [1999.0, 0.0]
     assert thin(points[:5], 800) == points[:5]
+
+
+def test_a_drivers_distance_to_the_next_stop_reads_in_metres_then_kilometres() -> None:
+    here = Position(STOP.lat, STOP.lon, NOW, None, None, True)
+    assert distance_text(replace(here, lat=STOP.lat + 0.00315), STOP) == "350 m"
+    assert distance_text(replace(here, lat=STOP.lat + 0.0108), STOP) == "1.2 km"

@@ -31,6 +31,17 @@
     return address ? address.split(',')[0].trim() || address : null;
   }
 
+  /** How far, as the crow flies (mirrors view.distance_text). */
+  function distanceText(from, to) {
+    var rad = Math.PI / 180;
+    var dLat = (to.lat - from.lat) * rad;
+    var dLon = (to.lon - from.lon) * rad;
+    var a = Math.pow(Math.sin(dLat / 2), 2) +
+      Math.cos(from.lat * rad) * Math.cos(to.lat * rad) * Math.pow(Math.sin(dLon / 2), 2);
+    var metres = 2 * 6371008.8 * Math.asin(Math.sqrt(a));
+    return metres < 950 ? Math.round(metres / 10) * 10 + ' m' : (metres / 1000).toFixed(1) + ' km';
+  }
+
   function rating(value) { return value === null || value === undefined ? '—' : Number(value).toFixed(1); }
 
   /* ---- login page: tell the server which time zone to show times in ---- */
@@ -117,7 +128,8 @@
     var stop = route.stops.filter(function (s) { return OPEN[s.state]; })[0];
     if (!stop) return 'Route complete';
     var where = shortAddress(stop.address) || stop.tracking_number;
-    return 'Next: ' + where + (stop.eta ? ' · ETA ' + this.clock(stop.eta) : '');
+    var away = d.position ? ' · ' + distanceText(d.position, stop) : '';
+    return 'Next: ' + where + away + (stop.eta ? ' · ETA ' + this.clock(stop.eta) : '');
   };
 
   Console.prototype.seenLine = function (position) {
@@ -244,8 +256,11 @@
     if (!driver) return;
     if (driver.position && new Date(position.recorded_at) < new Date(driver.position.recorded_at)) return;
     driver.position = position;
-    var seen = document.querySelector('.dx-driver[data-driver="' + driver.id + '"] .dx-driver-seen');
+    var item = document.querySelector('.dx-driver[data-driver="' + driver.id + '"]');
+    var seen = item && item.querySelector('.dx-driver-seen');
+    var next = item && item.querySelector('.dx-next-text');
     if (seen) seen.textContent = this.seenLine(position);
+    if (next) next.textContent = this.nextLine(driver);
     if (this.map && !this.map.move(driver.id, position)) this.map.draw(this.board, this.colors);
   };
 
