@@ -18,6 +18,7 @@ from playwright.async_api import Page, Route, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.platform.appkeys import CLOCK
+from gateway.simulate.play import Tally
 from gateway.simulate.runner import Options, simulate
 from tests.dispatch.test_dispatch_board_http import _fleet
 from tests.drivers.city import T0, ping_at
@@ -77,8 +78,10 @@ async def test_the_console_follows_a_simulated_day(
                     break
                 await asyncio.sleep(0.1)
             await _log_in(page, sim_gateway.url, store.api_key)
-            await _watch_the_day(page, day)
+            tally = await _watch_the_day(page, day)
             await _pick_a_driver_and_log_out(page, sim_gateway.url)
+            signed = tally.rounds[0].shipments["maya-2"]["tracking_url"]
+            await _proof_on_the_tracking_page(page, sim_gateway.url, signed)
             assert not [m for m in messages if "Content Security Policy" in m], messages
             assert not [m for m in messages if "rror" in m], messages
     finally:
@@ -86,7 +89,7 @@ async def test_the_console_follows_a_simulated_day(
         await asyncio.gather(day, return_exceptions=True)
 
 
-async def _watch_the_day(page: Page, day: asyncio.Task[Any]) -> None:
+async def _watch_the_day(page: Page, day: asyncio.Task[Tally]) -> Tally:
     await expect(page.locator("#dx-live")).to_have_attribute("data-state", "open")
     await expect(page.locator(".dx-driver")).to_have_count(4)
     await expect(page.locator(".dx-driver-name")).to_have_text(
@@ -119,6 +122,18 @@ async def _watch_the_day(page: Page, day: asyncio.Task[Any]) -> None:
     await expect(page.locator(".dx-stop-marker.is-done")).to_have_count(14)
     await expect(page.locator(".dx-stop-marker.is-failed")).to_have_count(1)
     await page.screenshot(path=screenshot_path("dispatch-day-done"))
+    return tally
+
+
+async def _proof_on_the_tracking_page(page: Page, base: str, tracking_url: str) -> None:
+    """The customer of the signed delivery sees the photo, the signature and who signed."""
+    await page.goto(base + "/t/" + tracking_url.split("/t/", 1)[1])
+    await expect(page.locator("#received-by")).to_have_text("Jordan Alvarez")
+    for image in (page.locator(".pod-photo"), page.locator(".pod-signature")):
+        await image.scroll_into_view_if_needed()
+        await expect(image).to_have_js_property("complete", True)
+        assert await image.evaluate("img => img.naturalWidth") > 100
+    await page.locator("#proof").screenshot(path=screenshot_path("dispatch-sim-proof-on-page"))
 
 
 async def _positions_at_least(page: Page, count: int) -> None:
