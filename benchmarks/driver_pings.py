@@ -147,11 +147,22 @@ async def throughput(gateway: Gateway, args: argparse.Namespace, database_url: s
     cpu = (cpu_seconds(gateway.serve_pid) - cpu_before) / elapsed
     sent = (args.batches - WARMUP_BATCHES) * BATCH * args.drivers
     stored = await _positions(database_url)
-    lat = tally.latencies
     print(
         f"throughput: {args.drivers} drivers x {args.batches - WARMUP_BATCHES} batches of "
         f"{BATCH} pings (route of {STOPS} stops, {len(path)}-vertex path)"
     )
+    _report_throughput(tally, elapsed, cpu, sent)
+    total = tally.accepted + warm.accepted
+    print(f"  positions stored:   {stored:,} (accepted incl. warm-up: {total:,})")
+    if args.py_spy:
+        for title, rows in summarize_profile(args.py_spy).items():
+            print(f"  {title}:")
+            for name, share in rows:
+                print(f"    {share:5.1f}%  {name}")
+
+
+def _report_throughput(tally: Tally, elapsed: float, cpu: float, sent: int) -> None:
+    lat = tally.latencies
     print(f"  accepted pings/s:   {tally.accepted / elapsed:,.0f}  (goal >= 20,000)")
     print(
         f"  accepted / sent:    {tally.accepted:,} / {sent:,} in {elapsed:.1f} s, "
@@ -163,13 +174,6 @@ async def throughput(gateway: Gateway, args: argparse.Namespace, database_url: s
     )
     print(f"  serve CPU:          {cpu:.0%} of one core (load average {os.getloadavg()[0]:.1f})")
     print(f"  pings per serve CPU-second: {tally.accepted / (cpu * elapsed):,.0f}")
-    total = tally.accepted + warm.accepted
-    print(f"  positions stored:   {stored:,} (accepted incl. warm-up: {total:,})")
-    if args.py_spy:
-        for title, rows in summarize_profile(args.py_spy).items():
-            print(f"  {title}:")
-            for name, share in rows:
-                print(f"    {share:5.1f}%  {name}")
 
 
 def _profile(gateway: Gateway, out: Path | None) -> subprocess.Popen[bytes] | None:
@@ -269,9 +273,15 @@ async def _measure_latency(
         moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
         batch = next(b for b in batches if b.first_at <= moment <= b.last_at)
         waits.append(arrived - sent[(routes[route_id], batch.first_at)])
+    _report_latency(args, receiver, expected * len(tokens), waits)
+
+
+def _report_latency(
+    args: argparse.Namespace, receiver: Receiver, expected: int, waits: list[float]
+) -> None:
     print(
-        f"latency: {len(tokens)} drivers, a 10-ping batch every {args.batch_interval} s each, "
-        f"{len(receiver.arrivals)}/{expected * len(tokens)} alerts received, all signed"
+        f"latency: {args.latency_drivers} drivers, a 10-ping batch every {args.batch_interval} s "
+        f"each, {len(receiver.arrivals)}/{expected} alerts received, all signed"
     )
     if waits:
         print(

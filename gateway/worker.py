@@ -29,8 +29,9 @@ FUNCTIONS: Final[tuple[Any, ...]] = (
 )
 
 
-# Periodic jobs: retention purges at night, overdue driver stops every minute.
-CRON_JOBS: Final = [
+# Periodic jobs: retention purges at night; overdue driver stops every minute (a polling job:
+# a burst worker, which only drains the queue, leaves it out).
+NIGHTLY_JOBS: Final = [
     cron(purge_expired, hour={3}, minute={17}, run_at_startup=False),  # type: ignore[arg-type]
     cron(
         purge_driver_positions,  # type: ignore[arg-type]
@@ -39,6 +40,8 @@ CRON_JOBS: Final = [
         minute={27},
         run_at_startup=False,
     ),
+]
+MINUTE_JOBS: Final = [
     cron(
         check_overdue_stops,  # type: ignore[arg-type]
         name=Job.CHECK_OVERDUE_STOPS,
@@ -78,7 +81,7 @@ def build_worker(settings: Settings, redis_url: str, **overrides: Any) -> Worker
     ctx = overrides.pop("ctx", {})
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
-        "cron_jobs": CRON_JOBS,
+        "cron_jobs": NIGHTLY_JOBS if overrides.get("burst") else NIGHTLY_JOBS + MINUTE_JOBS,
         "redis_settings": RedisSettings.from_dsn(redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

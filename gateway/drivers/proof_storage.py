@@ -20,8 +20,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Protocol, Self
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.platform.settings import Settings
@@ -164,6 +162,9 @@ class S3ProofStorage:
         self._region = region
         self._access_key_id = access_key_id
         self._secret_access_key = secret_access_key
+        # aiobotocore costs most of a second of CPU to import: only gateways that use S3 pay it.
+        from aiobotocore.config import AioConfig
+
         self._config = AioConfig(
             s3={"addressing_style": "path" if path_style else "auto"},
             connect_timeout=timeout_s,
@@ -177,6 +178,8 @@ class S3ProofStorage:
         return f"S3ProofStorage(bucket={self._bucket!r})"
 
     async def __aenter__(self) -> Self:
+        from aiobotocore.session import get_session
+
         client = get_session().create_client(
             "s3",
             endpoint_url=self._endpoint_url,

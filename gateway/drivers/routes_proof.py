@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from gateway.drivers import proof_links, store_proofs
 from gateway.drivers.auth import DRIVER_KEYS, driver_claims, require_driver
+from gateway.drivers.model import Driver
 from gateway.drivers.proof import (
     CleanImage,
     ProofImageError,
@@ -33,7 +34,13 @@ from gateway.drivers.proof import (
 from gateway.drivers.proof_storage import ProofNotFound, ProofStorage, StorageUnavailable
 from gateway.drivers.routes_app import hand_over_jobs
 from gateway.drivers.schemas_app import ProofOut
-from gateway.drivers.stop_events import DriverEvent, NotYourStop, find_stop, record_event
+from gateway.drivers.stop_events import (
+    DriverEvent,
+    EventOutcome,
+    NotYourStop,
+    find_stop,
+    record_event,
+)
 from gateway.drivers.store_proofs import Proof
 from gateway.drivers.tokens import DriverClaims
 from gateway.drivers.writes import WRITES
@@ -163,6 +170,24 @@ class _Stored:
     photo: tuple[str, str] | None  # key, content type
     signature: tuple[str, str] | None
 
+    def proof(
+        self, proof_id: str, driver: Driver, outcome: EventOutcome, name: str, now: datetime
+    ) -> Proof:
+        return Proof(
+            id=proof_id,
+            tenant_id=driver.tenant_id,
+            shipment_id=outcome.stop.shipment_id,
+            route_id=outcome.route.id,
+            driver_id=driver.id,
+            recipient_name=name,
+            photo_key=self.photo[0] if self.photo else None,
+            photo_type=self.photo[1] if self.photo else None,
+            signature_key=self.signature[0] if self.signature else None,
+            signature_type=self.signature[1] if self.signature else None,
+            delivered_at=outcome.occurred_at,
+            created_at=now,
+        )
+
 
 async def _store(
     storage: ProofStorage, prefix: str, photo: CleanImage | None, signature: CleanImage | None
@@ -210,20 +235,7 @@ async def _record(
                 outcome = await record_event(conn, driver, shipment_id, event, b"", now)
             except NotYourStop:
                 raise not_found("stop") from None
-            proof = Proof(
-                id=proof_id,
-                tenant_id=driver.tenant_id,
-                shipment_id=shipment_id,
-                route_id=outcome.route.id,
-                driver_id=driver.id,
-                recipient_name=form.recipient_name,
-                photo_key=stored.photo[0] if stored.photo else None,
-                photo_type=stored.photo[1] if stored.photo else None,
-                signature_key=stored.signature[0] if stored.signature else None,
-                signature_type=stored.signature[1] if stored.signature else None,
-                delivered_at=outcome.occurred_at,
-                created_at=now,
-            )
+            proof = stored.proof(proof_id, driver, outcome, form.recipient_name, now)
             if not await store_proofs.insert(conn, proof):
                 raise ApiError(409, "proof_exists", "this delivery already has its proof")
     if outcome.changed_shipment:
