@@ -27,6 +27,10 @@ UPLOAD_DELAY_S: Final = 2.0
 HOLD_BACK_CHANCE: Final = 0.05  # a dead spot: the batch goes out late, after the next one
 NEAR_STOP_M: Final = 400.0  # never hold back near a stop (the arrival is timed by the pings)
 RATE_AFTER_S: Final = 90.0
+FUTURE_PINGS: Final = (
+    "the gateway refuses pings from its future: its clock is behind the simulation's "
+    "(--speedup above 1 needs a gateway whose clock keeps pace)"
+)
 
 Say = Callable[[str], None]
 
@@ -175,6 +179,10 @@ class DriverRun:
         for verdict in verdicts.get("pings", []):
             if verdict and verdict.get("status") == "refused":
                 self.tally.refused[str(verdict.get("reason"))] += 1
+        if self.tally.refused["future_time"] and not self.tally.errors:
+            # Not noise the simulation makes: the gateway's clock is behind the simulation's.
+            self.tally.errors.append(FUTURE_PINGS)
+            self.say(FUTURE_PINGS)
 
     async def _loaded(self) -> None:
         moment = self.clock.at(self.at(max(0.0, self.driver.depart_s - 10)))

@@ -90,3 +90,24 @@ async def test_an_unreachable_gateway_is_a_clear_failure_not_a_traceback() -> No
         output, errors = await process.communicate()
     assert process.returncode == 1
     assert "simulation stopped:" in output.decode() and "Traceback" not in errors.decode()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_speedup_the_gateways_clock_cannot_follow_is_named_not_hidden(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    store = await make_store(engine)
+    url = str(client.make_url("")).rstrip("/")
+    process = await _lastmile("--url", url, "--api-key", store.api_key, "--speedup", "50")
+    assert process.stdout is not None
+    try:
+        said = await _read_until(process.stdout, "refuses pings from its future", 60)
+        assert "--speedup above 1 needs a gateway whose clock keeps pace" in said
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(30):
+            await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 1  # the run had an error, and says so in its exit status
