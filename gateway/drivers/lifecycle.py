@@ -74,7 +74,3 @@ def stop_moves(stop: Stop, event_type: str) -> StopState | None:
     if target is None or not stop.is_open or stop.state is target:
         return None
     return target
-
-
-def is_finished(stops: Sequence[Stop]) -> bool:
-    return all(not s.is_open for s in stops)

@@ -32,7 +32,14 @@ from gateway.drivers.rules.batch import (
 )
 from gateway.drivers.rules.deviation import PathCache
 from gateway.drivers.rules.geofence import DEFAULT_STOPS_AWAY
-from gateway.drivers.rules.pings import AcceptedPing, Ping, Screening, screen_pings
+from gateway.drivers.rules.pings import (
+    AcceptedPing,
+    Ping,
+    Refusal,
+    RefusedPing,
+    Screening,
+    screen_pings,
+)
 from gateway.drivers.tokens import DriverClaims
 from gateway.drivers.writes import WriteGate
 from gateway.platform.outbox import PendingJob, collect_added_jobs
@@ -69,12 +76,15 @@ async def _in_transaction(
     conn: AsyncConnection, driver: Driver, pings: Sequence[Ping], now: datetime, paths: PathCache
 ) -> BatchResult:
     last = Ping.from_json(driver.last_ping) if driver.last_ping else None
+    fresh, seen = await _unseen(conn, driver.id, pings, last)
     route = await _route_for_pings(conn, driver.id, now)
     eta_updates: list[EtaUpdate] = []
+    new_pings = [pings[i] for i in fresh]
     if route is None:
-        screening = screen_pings(pings, last, now, DEFAULT_POLICIES.screening)
+        screening = screen_pings(new_pings, last, now, DEFAULT_POLICIES.screening)
     else:
-        screening, eta_updates = await _evaluate(conn, driver, route, pings, last, now, paths)
+        screening, eta_updates = await _evaluate(conn, driver, route, new_pings, last, now, paths)
+    screening = _in_batch_order(screening, fresh, seen, pings)
     route_id = route.id if route else None
     await store_positions.insert_accepted(
         conn, driver.tenant_id, driver.id, route_id, screening.accepted, now
@@ -85,6 +95,37 @@ async def _in_transaction(
             conn, driver.id, newest.ping.to_json(), newest.ping.recorded_at
         )
     return BatchResult(driver, screening, route_id, newest, eta_updates)
+
+
+async def _unseen(
+    conn: AsyncConnection, driver_id: str, pings: Sequence[Ping], last: Ping | None
+) -> tuple[list[int], list[int]]:
+    """(indexes of pings not stored before, indexes of pings already in the history).
+
+    An app that resends a batch (its answer was lost) must not replay it through the rules: an
+    old detour would fire `off_route` again. Only a batch reaching back to the driver's newest
+    ping can hold such pings, so the usual batch costs no query.
+    """
+    if last is None or not pings or min(p.recorded_at for p in pings) > last.recorded_at:
+        return list(range(len(pings))), []
+    times = [store_positions.to_ms(p.recorded_at) for p in pings]
+    stored = await store_positions.recorded_ms_between(conn, driver_id, min(times), max(times))
+    fresh = [i for i, t in enumerate(times) if t not in stored]
+    return fresh, [i for i, t in enumerate(times) if t in stored]
+
+
+def _in_batch_order(
+    screening: Screening, fresh: list[int], seen: list[int], pings: Sequence[Ping]
+) -> Screening:
+    """The screening of the fresh pings, with indexes of the batch as sent and the pings
+    already stored refused as duplicates."""
+    if not seen:
+        return screening
+    accepted = tuple(replace(a, index=fresh[a.index]) for a in screening.accepted)
+    refused = [replace(r, index=fresh[r.index]) for r in screening.refused]
+    refused += [RefusedPing(i, pings[i], Refusal.DUPLICATE) for i in seen]
+    refused.sort(key=lambda r: r.index)
+    return replace(screening, accepted=accepted, refused=tuple(refused))
 
 
 async def _route_for_pings(conn: AsyncConnection, driver_id: str, now: datetime) -> Route | None:

@@ -117,9 +117,11 @@ async def links_for_shipment(
     conn: AsyncConnection, shipment_id: str, base: str, now: datetime, expires_at: datetime
 ) -> ProofLinks | None:
     """Fresh links to the shipment's proof images (`base` + `/p/...`), or None without proof."""
+    if expires_at <= now:
+        return None
     found = await store_proofs.with_link_generation(conn, shipment_id=shipment_id)
-    key = await store_keys.newest_key(conn)
-    if found is None or key is None or expires_at <= now:
+    key = await store_keys.newest_key(conn) if found is not None else None
+    if found is None or key is None:
         return None
     proof, generation = found
     kid, secret = key

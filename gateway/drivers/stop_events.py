@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.events import CanonicalEvent
 from gateway.drivers import store_alerts, store_routes
-from gateway.drivers.lifecycle import EVENT_STATUS, is_finished, stop_moves, stop_to_activate
+from gateway.drivers.lifecycle import EVENT_STATUS, stop_moves, stop_to_activate
 from gateway.drivers.locations import start_route
 from gateway.drivers.model import AlertKind, Driver, Route, RouteStatus, Stop, StopState
 from gateway.drivers.store_alerts import NewAlert
@@ -77,8 +77,9 @@ async def record_event(
     canonical = _canonical(stop, event, occurred_at)
     request = IngestRequest(driver.tenant_id, driver.id, stop.carrier, {}, raw_body, [canonical])
     result = await ingest(conn, request)
-    stop = await _move_stop(conn, driver, route, stop, event.type, occurred_at)
-    route = await _finish_route_if_done(conn, route, now)
+    stop, still_open = await _move_stop(conn, route, stop, event.type, occurred_at)
+    if not still_open and route.state is not RouteStatus.DONE:
+        route = await _finish_route(conn, route, now)
     if event.type == "failed_attempt" and result.stored:
         await _failed_attempt_alert(conn, driver, route, stop, canonical, event.note)
     return EventOutcome(route, stop, result.stored > 0, bool(result.changes), occurred_at)
@@ -101,39 +102,36 @@ def _canonical(stop: Stop, event: DriverEvent, occurred_at: datetime) -> Canonic
 
 
 async def _move_stop(
-    conn: AsyncConnection,
-    driver: Driver,
-    route: Route,
-    stop: Stop,
-    event_type: str,
-    occurred_at: datetime,
-) -> Stop:
+    conn: AsyncConnection, route: Route, stop: Stop, event_type: str, occurred_at: datetime
+) -> tuple[Stop, list[Stop]]:
+    """The stop after the event, and the route's stops still open (the next one activated)."""
     target = stop_moves(stop, event_type)
     values: dict[str, Any] = {}
     if event_type == "delivered" and stop.delivered_at is None:
         values["delivered_at"] = occurred_at
     if target is not None:
-        values["state"] = target.value
+        values["state"] = target
         if target is StopState.ARRIVED:
             values["arrived_at"] = stop.arrived_at or occurred_at
         else:
             values["done_at"] = occurred_at
     if values:
-        await store_routes.update_stop(conn, route.id, stop.shipment_id, **values)
-    stops = await store_routes.stops_of(conn, [route.id])
-    upcoming = stop_to_activate(stops) if route.state is RouteStatus.ACTIVE else None
+        stored = {k: v.value if isinstance(v, StopState) else v for k, v in values.items()}
+        await store_routes.update_stop(conn, route.id, stop.shipment_id, **stored)
+        stop = replace(stop, **values)
+    still_open = await store_routes.stops_of(conn, [route.id], open_only=True)
+    upcoming = stop_to_activate(still_open) if route.state is RouteStatus.ACTIVE else None
     if upcoming is not None:
         await store_routes.update_stop(
             conn, route.id, upcoming.shipment_id, state=StopState.ACTIVE.value
         )
-    return next(s for s in stops if s.shipment_id == stop.shipment_id)
+        if upcoming.shipment_id == stop.shipment_id:
+            stop = replace(stop, state=StopState.ACTIVE)
+    return stop, still_open
 
 
-async def _finish_route_if_done(conn: AsyncConnection, route: Route, now: datetime) -> Route:
-    if route.state is RouteStatus.DONE or not is_finished(
-        await store_routes.stops_of(conn, [route.id])
-    ):
-        return route
+async def _finish_route(conn: AsyncConnection, route: Route, now: datetime) -> Route:
+    """The route's last stop closed: it is done."""
     await store_routes.update_route(
         conn, route.id, now, state=RouteStatus.DONE.value, finished_at=now
     )

@@ -94,6 +94,16 @@ def from_ms(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC)
 
 
+async def recorded_ms_between(
+    conn: AsyncConnection, driver_id: str, first_ms: int, last_ms: int
+) -> set[int]:
+    """The recorded times (epoch ms) of the driver's stored positions in [first_ms, last_ms]."""
+    query = sa.select(P.recorded_at_ms).where(
+        P.driver_id == driver_id, P.recorded_at_ms >= first_ms, P.recorded_at_ms <= last_ms
+    )
+    return set((await conn.execute(query)).scalars().all())
+
+
 async def history(
     conn: AsyncConnection, driver_id: str, since: datetime, until: datetime, limit: int
 ) -> list[Position]:

@@ -287,8 +287,8 @@ async def stop_of_shipment(
     if not candidates:
         return None
     route = max(candidates, key=lambda r: (r.state in OPEN_ROUTE_STATES, r.created_at))
-    stop = next(s for s in await stops_of(conn, [route.id]) if s.shipment_id == shipment_id)
-    return route, stop
+    query = _STOP_QUERY.where(S.route_id == route.id, S.shipment_id == shipment_id)
+    return route, _stop((await conn.execute(query)).one())
 
 
 async def routes_with_overdue_stops(conn: AsyncConnection, now: datetime) -> list[tuple[str, str]]:

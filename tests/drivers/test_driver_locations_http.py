@@ -24,8 +24,14 @@ from gateway.platform.names import (
     LIVE_FLEET_CHANNEL,
 )
 from gateway.platform.settings import Settings
-from tests.drivers.city import T0, Drive, ping_at
-from tests.drivers.drivers_support import add_driver, ping_json, send_pings
+from tests.drivers.city import T0, Drive, blocks, path_latlon, ping_at
+from tests.drivers.drivers_support import (
+    add_driver,
+    add_route,
+    add_shipment,
+    ping_json,
+    send_pings,
+)
 from tests.support import make_store
 
 NOW = T0 + timedelta(minutes=10)
@@ -152,3 +158,49 @@ async def test_a_dead_redis_costs_the_live_view_not_the_batch(
     verdicts = await asyncio.wait_for(send_pings(client, driver, [ping_at(0, 0, 0)]), 10)
     assert verdicts["accepted"] == 1
     assert len(await _history(engine, driver.id)) == 1
+
+
+async def test_two_batches_of_one_driver_at_once_are_taken_one_after_the_other(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    client.app[CLOCK].freeze(NOW)
+    store = await make_store(engine)
+    driver = await add_driver(client, store)
+    corners = blocks(("E", 10))
+    stop = await add_shipment(client, store, "C1", corners[-1])
+    await add_route(client, store, driver, [stop], path=path_latlon(corners))
+    detour = Drive((0, 400)).to((1500, 400), speed_mps=10).pings(seed=8)  # 150 s, 400 m off
+
+    first, second = await asyncio.gather(
+        send_pings(client, driver, detour), send_pings(client, driver, detour)
+    )
+
+    assert sorted([first["accepted"], second["accepted"]]) == [0, len(detour)]
+    assert len(await _history(engine, driver.id)) == len(detour)
+    alerts = (await (await client.get("/v1/alerts", headers=store.headers)).json())["alerts"]
+    assert [a["kind"] for a in alerts] == ["off_route"]
+
+
+async def test_a_resent_batch_is_refused_as_duplicates_and_fires_nothing_again(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    client.app[CLOCK].freeze(NOW)
+    store = await make_store(engine)
+    driver = await add_driver(client, store)
+    corners = blocks(("E", 20))
+    stop = await add_shipment(client, store, "R1", corners[-1])
+    await add_route(client, store, driver, [stop], path=path_latlon(corners))
+    detour = Drive((0, 400)).to((1500, 400), speed_mps=10).pings(seed=9)  # off route
+    back = Drive((1500, 0), t0=detour[-1].recorded_at + timedelta(seconds=5))
+    back_pings = back.to((2500, 0), speed_mps=10).pings(seed=10)  # back on the avenue
+
+    first = await send_pings(client, driver, detour)
+    second = await send_pings(client, driver, back_pings)
+    resent = await send_pings(client, driver, detour)  # the app never got the first answer
+
+    assert resent["accepted"] == 0
+    assert {v["reason"] for v in resent["pings"]} == {"duplicate"}
+    alerts = (await (await client.get("/v1/alerts", headers=store.headers)).json())["alerts"]
+    assert [a["kind"] for a in alerts] == ["back_on_route", "off_route"]
+    stored = await _history(engine, driver.id)
+    assert len(stored) == first["accepted"] + second["accepted"]

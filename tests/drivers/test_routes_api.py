@@ -126,3 +126,21 @@ async def test_another_stores_route_is_404(
     assert (await client.get(f"/v1/routes/{route['id']}", headers=other.headers)).status == 404
     listed = await client.get("/v1/routes", headers=other.headers)
     assert (await listed.json())["routes"] == []
+
+
+async def test_a_destination_must_be_real_coordinates(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    store = await make_store(engine)
+    base = {"tracking_number": "Z1", "carrier": "driver", "recipient": {"name": "Z"}}
+    for destination, where in (
+        ({"address": "x", "lat": 0, "lon": 0}, "destination"),
+        ({"address": "x", "lat": 91, "lon": 0}, "destination.lat"),
+        ({"address": "x", "lat": 41, "lon": -187}, "destination.lon"),
+        ({"address": "", "lat": 41, "lon": -87}, "destination.address"),
+    ):
+        response = await client.post(
+            "/v1/shipments", json={**base, "destination": destination}, headers=store.headers
+        )
+        assert response.status == 422
+        assert (await response.json())["error"]["message"].startswith(where)
