@@ -4,7 +4,6 @@ the configured tile server, no inline script or style, no framing)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -12,15 +11,15 @@ import jinja2
 from aiohttp import web
 
 from gateway.platform.settings import Settings
+from gateway.platform.templates import template_dir
 
-TEMPLATES_DIR: Final = Path(__file__).resolve().parents[2] / "templates"
 DEFAULT_TILES: Final = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION: Final = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
 
-_ENV: Final = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+_ENV: Final = jinja2.Environment(  # the console's own (autoescaped whatever the extension)
+    loader=jinja2.FileSystemLoader(template_dir()),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
