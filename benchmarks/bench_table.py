@@ -54,7 +54,10 @@ def ingest_rows(doc: dict[str, Any]) -> list[Row]:
     rows = []
     for o in outcomes:
         name, share = o["name"], o.get("vs_bare") or 0.0
-        note = f"{share:.0%} of bare; serve CPU {o['server_cpu_pct']:.0f}%"
+        note = (
+            f"{share:.0%} of bare; serve CPU {o['server_cpu_pct']:.0f}%, "
+            f"{o['server_cpu_us_per_request']:.0f} us/request"
+        )
         if o.get("worker_cpu_pct") is not None:
             note += f", worker CPU {o['worker_cpu_pct']:.0f}%"
         if o.get("check_ok") is False:

@@ -45,6 +45,12 @@ class LoadResult:
         return self.requests - self.non2xx
 
     @property
+    def server_cpu_us_per_request(self) -> float:
+        """Server CPU per request: steadier than req/s on a machine others share."""
+        cpu_s = self.server_cpu_pct / 100 * self.duration_s
+        return 1e6 * cpu_s / self.requests if self.requests else 0.0
+
+    @property
     def ok_rps(self) -> float:
         return self.ok / self.duration_s if self.duration_s else 0.0
 

@@ -88,7 +88,10 @@ def _redis(url: str | None) -> _CleanupCtx:
 async def _background(app: web.Application) -> AsyncIterator[None]:
     writers = 1 if app[SETTINGS].is_sqlite else 4
     writer = IngestWriter(app[DB], writers=writers)
-    relay = OutboxRelay(app[DB], app[REDIS], poll_s=app[SETTINGS].outbox_poll_s)
+    relay = OutboxRelay(
+        app[DB], app[REDIS], poll_s=app[SETTINGS].outbox_poll_s, record=writer.mark_relayed
+    )
+    writer.relay_to(relay.hand)  # committed outbox jobs go to arq without a read-back
     app[INGEST] = writer
     app[RELAY] = relay
     writer.start()

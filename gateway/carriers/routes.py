@@ -25,7 +25,7 @@ from gateway.carriers.schemas import (
     CarrierConnectionView,
 )
 from gateway.domain.events import CanonicalEvent, Status
-from gateway.platform.appkeys import CLOCK, DB, RELAY, SETTINGS
+from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.http.errors import ApiError, error_response, not_found
 from gateway.platform.http.openapi import Operation, read_body
 from gateway.platform.metrics import (
@@ -98,8 +98,6 @@ async def carrier_webhook(request: web.Request) -> web.Response:
     result = await request.app[INGEST].submit(
         IngestRequest(connection.tenant_id, connection.id, carrier, stored_headers, body, events)
     )
-    if result.changes:
-        request.app[RELAY].wake()
     WEBHOOK_REQUESTS.labels(carrier, "accepted").inc()
     EVENTS_ACCEPTED.labels(carrier).inc(len(events))
     EVENTS_DUPLICATE.labels(carrier).inc(result.duplicates)
