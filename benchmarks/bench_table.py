@@ -60,6 +60,8 @@ def ingest_rows(doc: dict[str, Any]) -> list[Row]:
         )
         if o.get("worker_cpu_pct") is not None:
             note += f", worker CPU {o['worker_cpu_pct']:.0f}%"
+        if o.get("db_cpu_pct") is not None:
+            note += f", PostgreSQL CPU {o['db_cpu_pct']:.0f}%"
         if o.get("check_ok") is False:
             note += "; ROW CHECK MISMATCH"
         goal, met = "", None

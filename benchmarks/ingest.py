@@ -71,8 +71,8 @@ def print_report(run: Run) -> None:
     bare = run.bare_rps()
     header = (
         f"{'target':<28} {'req/s':>7} {'events/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'non-2xx':>7} {'errors':>6} {'srv CPU':>7} {'us/req':>6} {'wrk CPU':>7} {'cli CPU':>7} "
-        f"{'vs bare':>7}"
+        f"{'non-2xx':>7} {'errors':>6} {'srv CPU':>7} {'us/req':>6} {'wrk CPU':>7} {'db CPU':>6} "
+        f"{'cli CPU':>7} {'vs bare':>7}"
     )
     print()
     print(
@@ -87,10 +87,11 @@ def print_report(run: Run) -> None:
         r = o.result
         ratio = f"{100 * r.rps / bare:.0f}%" if bare else "-"
         worker = f"{o.worker_cpu_pct:.0f}%" if o.worker_cpu_pct is not None else "-"
+        db = f"{o.db_cpu_pct:.0f}%" if o.db_cpu_pct is not None else "-"
         print(
             f"{o.name:<28} {r.rps:>7.0f} {r.ok_rps * o.events_per_request:>8.0f} "
             f"{r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.non2xx:>7d} {r.socket_errors:>6d} "
-            f"{r.server_cpu_pct:>6.0f}% {r.server_cpu_us_per_request:>6.0f} {worker:>7} "
+            f"{r.server_cpu_pct:>6.0f}% {r.server_cpu_us_per_request:>6.0f} {worker:>7} {db:>6} "
             f"{r.client_cpu_pct:>6.0f}% {ratio:>7}"
         )
     for o in run.outcomes:
@@ -165,6 +166,7 @@ def json_report(run: Run) -> dict[str, object]:
             "server_cpu_us_per_request": round(r.server_cpu_us_per_request, 1),
             "events_per_s": round(r.ok_rps * o.events_per_request, 1),
             "worker_cpu_pct": o.worker_cpu_pct,
+            "db_cpu_pct": o.db_cpu_pct,
             "vs_bare": round(r.rps / bare, 4) if bare else None,
             "target": asdict(o.target) if o.target else None,
             "throttled": o.throttled,

@@ -73,6 +73,7 @@ class Outcome:
     target: Target | None = None
     throttled: bool = False
     worker_cpu_pct: float | None = None
+    db_cpu_pct: float | None = None  # PostgreSQL's processes (SQLite runs inside the serve)
     check: str = ""
     check_ok: bool | None = None
     profile: ProfileSummary = field(default_factory=dict)
@@ -220,7 +221,9 @@ def run_gateway(run: Run, target: Target, database_url: str) -> None:
     request_file = run.workdir / f"requests-{name}.tsv"
     write_request_file(request_file, run.webhooks, paths)
     print(f"- gateway ({target.label}) on {', '.join(base_urls)}", flush=True)
-    outcomes, session = _measure(run, target, base_urls, procs, worker, request_file, paths)
+    outcomes, session = _measure(
+        run, target, base_urls, procs, worker, request_file, paths, database_url
+    )
     outcomes[0].metrics = _sum_metrics([scrape_metrics(url + "/metrics") for url in base_urls])
     for i, proc in enumerate(procs):
         code = run.children.stop(proc)  # graceful: queued ingest commits finish first
@@ -255,6 +258,7 @@ def _measure(
     worker: subprocess.Popen[bytes] | None,
     request_file: Path,
     paths: dict[str, str],
+    database_url: str,
 ) -> tuple[list[Outcome], Session]:
     pids = [p.pid for p in procs]
     session = Session(run, base_urls, pids, request_file, _start_offsets(run, len(base_urls)))
@@ -266,11 +270,16 @@ def _measure(
         out = Path(run.args.py_spy) / f"{target.label.replace(' ', '-')}.txt"
         profiler = (start_py_spy(run.children, pids[0], run.args.duration, out), out)
     worker_before = cpu_seconds(worker.pid) if worker else 0.0
+    db_pids = asyncio.run(database_pids(database_url)) if target.database == "postgresql" else []
+    db_before = sum(cpu_seconds(pid) for pid in db_pids)
     result = session.load(run.args.duration)
     outcome = Outcome(target.label, result, run.events_per_request, target)
     if worker is not None:
         worker_cpu = cpu_seconds(worker.pid) - worker_before
         outcome.worker_cpu_pct = 100 * worker_cpu / max(result.duration_s, 1e-9)
+    if db_pids:
+        db_cpu = sum(cpu_seconds(pid) for pid in db_pids) - db_before
+        outcome.db_cpu_pct = 100 * db_cpu / max(result.duration_s, 1e-9)
     if profiler is not None and profiler[0] is not None:
         try:
             profiler[0].wait(timeout=run.args.duration + 30)
@@ -337,6 +346,17 @@ def _sum_metrics(scrapes: list[dict[str, float]]) -> dict[str, float]:
         for key, value in scrape.items():
             total[key] = total.get(key, 0.0) + value
     return total
+
+
+async def database_pids(database_url: str) -> list[int]:
+    """PostgreSQL's processes serving this database now (the gateway's pools are warm)."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            query = sa.text("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()")
+            return [int(pid) for pid in (await conn.execute(query)).scalars()]
+    finally:
+        await engine.dispose()
 
 
 async def count_rows(database_url: str, tenant_id: str) -> dict[str, int]:

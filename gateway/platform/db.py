@@ -16,8 +16,12 @@ WRITE_LOCK_TIMEOUT_S: Final = 30.0
 WRITE_LOCK_POLL_S: Final = 0.0005
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and IMMEDIATE write transactions."""
+def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, a busy timeout and IMMEDIATE write transactions.
+
+    `pre_ping=False` (PostgreSQL) saves three round trips per checkout; the caller must then
+    retry a transaction that failed on a connection found dead (`connection_invalidated`).
+    """
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
             database_url, connect_args={"timeout": 30}, pool_size=pool_size, max_overflow=pool_size
@@ -25,7 +29,7 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         tune_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
     )
 
 

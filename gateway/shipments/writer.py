@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.platform.db import create_sync_sqlite_engine
+from gateway.platform.db import create_engine, create_sync_sqlite_engine
 from gateway.platform.metrics import INGEST_BATCH_SIZE
 from gateway.platform.outbox import PendingJob, record_enqueued
 from gateway.shipments.store_ingest import IngestOutcome, IngestRequest, IngestResult, ingest_batch
@@ -48,6 +48,11 @@ class IngestWriter:
         # instead of one per statement through aiosqlite's thread.
         self._sqlite: sa.Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._postgres: AsyncEngine | None = None
+        if engine.dialect.name == "postgresql":
+            # Its own pool without pre-ping (three round trips a batch); see _transaction.
+            url = engine.url.render_as_string(hide_password=False)
+            self._postgres = create_engine(url, pool_size=writers, pre_ping=False)
         if engine.dialect.name == "sqlite":
             self._sqlite = create_sync_sqlite_engine(
                 engine.url.render_as_string(hide_password=False), poll_write_lock=True
@@ -82,6 +87,8 @@ class IngestWriter:
             self._thread.shutdown(wait=True)
         if self._sqlite is not None:
             self._sqlite.dispose()
+        if self._postgres is not None:
+            await self._postgres.dispose()
 
     async def submit(self, request: IngestRequest) -> IngestResult:
         """Returns once the request's events are committed; raises if they could not be."""
@@ -137,8 +144,18 @@ class IngestWriter:
             return await asyncio.get_running_loop().run_in_executor(
                 self._thread, self._commit_sqlite, requests, relayed
             )
-        async with self._engine.begin() as conn:
-            return await conn.run_sync(_write, requests, relayed)
+        engine = self._postgres or self._engine
+        for attempt in (1, 2):
+            async with engine.connect() as conn:
+                try:
+                    async with conn.begin():
+                        return await conn.run_sync(_write, requests, relayed)
+                except Exception as exc:
+                    if attempt == 2 or not _disconnected(engine, exc):
+                        raise
+                    # A pooled connection had died (a database restart): once more, anew.
+                    await conn.invalidate()
+        raise AssertionError("unreachable")
 
     def _commit_sqlite(self, requests: list[IngestRequest], relayed: list[str]) -> IngestOutcome:
         assert self._sqlite is not None  # noqa: S101 - only called when set
@@ -153,6 +170,14 @@ def _write(conn: sa.Connection, requests: list[IngestRequest], relayed: list[str
     if not requests:
         return IngestOutcome([], ())
     return ingest_batch(conn, requests, now=now)
+
+
+def _disconnected(engine: AsyncEngine, exc: Exception) -> bool:
+    """Core's own errors say so; the raw driver's (bulk statements) are asked of the dialect."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return exc.connection_invalidated
+    driver_error = engine.dialect.loaded_dbapi.Error
+    return isinstance(exc, driver_error) and engine.dialect.is_disconnect(exc, None, None)
 
 
 def _fail(future: asyncio.Future[IngestResult]) -> None:
