@@ -150,10 +150,11 @@ class IngestWriter:
                 try:
                     async with conn.begin():
                         return await conn.run_sync(_write, requests, relayed)
-                except Exception as exc:
-                    if attempt == 2 or not _disconnected(engine, exc):
+                except Exception:
+                    if attempt == 2:
                         raise
-                    # A pooled connection had died (a database restart): once more, anew.
+                    # Without pre-ping, a pooled connection may have died (a database restart)
+                    # and the driver does not always say so plainly: once more, on a new one.
                     await conn.invalidate()
         raise AssertionError("unreachable")
 
@@ -170,14 +171,6 @@ def _write(conn: sa.Connection, requests: list[IngestRequest], relayed: list[str
     if not requests:
         return IngestOutcome([], ())
     return ingest_batch(conn, requests, now=now)
-
-
-def _disconnected(engine: AsyncEngine, exc: Exception) -> bool:
-    """Core's own errors say so; the raw driver's (bulk statements) are asked of the dialect."""
-    if isinstance(exc, sa.exc.DBAPIError):
-        return exc.connection_invalidated
-    driver_error = engine.dialect.loaded_dbapi.Error
-    return isinstance(exc, driver_error) and engine.dialect.is_disconnect(exc, None, None)
 
 
 def _fail(future: asyncio.Future[IngestResult]) -> None:
