@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.domain.events import CanonicalEvent, Status
 from gateway.domain.timeline import ShipmentState, apply_event
 from gateway.platform.bulk import RawCursor
+from gateway.platform.bulk_writes import Write, write_all
 from gateway.platform.ids import new_ids
 from gateway.platform.names import Job
 from gateway.platform.outbox import PendingJob
@@ -79,11 +80,11 @@ def ingest_batch(
     """
     now = now or datetime.now(UTC)
     cursor = RawCursor(conn)
-    _insert_raw(cursor, batch, now)
     keys = sorted({(r.tenant_id, r.carrier, e.tracking_number) for r in batch for e in r.events})
+    write_all(cursor, [_raw_payloads(batch, now), _new_shipments(keys, now)])  # one round trip
     if not keys:
         return IngestOutcome([IngestResult(0, 0, ()) for _ in batch], ())
-    found = _lock_shipments(cursor, keys, now)
+    found = _lock_shipments(cursor, keys)
     new_rows, owners, repeats = _event_rows(batch, found, now)
     inserted = _insert_events(cursor, new_rows)
     _enrich(cursor, [r for r in new_rows if (r["shipment_id"], r["identity"]) not in inserted])
@@ -119,25 +120,22 @@ _RAW_COLUMNS: Final = (
 )
 
 
-def _insert_raw(cursor: RawCursor, batch: Sequence[IngestRequest], now: datetime) -> None:
-    bind = cursor.binder(raw_payloads, _RAW_COLUMNS)
+def _raw_payloads(batch: Sequence[IngestRequest], now: datetime) -> Write:
     ids = new_ids("raw", len(batch))
     rows = [
-        bind(
-            {
-                "id": raw_id,
-                "tenant_id": req.tenant_id,
-                "connection_id": req.connection_id,
-                "carrier": req.carrier,
-                "headers": dict(req.headers),
-                "body": req.body,
-                "event_count": len(req.events),
-                "received_at": now,
-            }
-        )
+        {
+            "id": raw_id,
+            "tenant_id": req.tenant_id,
+            "connection_id": req.connection_id,
+            "carrier": req.carrier,
+            "headers": dict(req.headers),
+            "body": req.body,
+            "event_count": len(req.events),
+            "received_at": now,
+        }
         for raw_id, req in zip(ids, batch, strict=True)
     ]
-    cursor.executemany(cursor.insert_sql(raw_payloads, _RAW_COLUMNS), rows)
+    return Write(raw_payloads, _RAW_COLUMNS, rows)
 
 
 _NEW_SHIPMENT_COLUMNS: Final = (
@@ -162,31 +160,28 @@ _STATE_COLUMNS: Final = (
 )
 
 
-def _lock_shipments(
-    cursor: RawCursor, keys: list[ShipmentKey], now: datetime
-) -> dict[ShipmentKey, _Shipment]:
-    """Create missing shipments, then read and (PostgreSQL) row-lock all, in one sorted order."""
-    bind = cursor.binder(shipments, _NEW_SHIPMENT_COLUMNS)
-    cursor.executemany(
-        cursor.insert_sql(shipments, _NEW_SHIPMENT_COLUMNS, ignore_conflicts=True),
-        [
-            bind(
-                {
-                    "id": shipment_id,
-                    "tenant_id": tenant_id,
-                    "carrier": carrier,
-                    "tracking_number": number,
-                    "registered": False,
-                    "status": Status.UNKNOWN.value,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            for shipment_id, (tenant_id, carrier, number) in zip(
-                new_ids("shp", len(keys)), keys, strict=True
-            )
-        ],
-    )
+def _new_shipments(keys: list[ShipmentKey], now: datetime) -> Write:
+    """Shipments not seen before, created unregistered (existing ones are left alone)."""
+    rows = [
+        {
+            "id": shipment_id,
+            "tenant_id": tenant_id,
+            "carrier": carrier,
+            "tracking_number": number,
+            "registered": False,
+            "status": Status.UNKNOWN.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for shipment_id, (tenant_id, carrier, number) in zip(
+            new_ids("shp", len(keys)), keys, strict=True
+        )
+    ]
+    return Write(shipments, _NEW_SHIPMENT_COLUMNS, rows, ignore_conflicts=True)
+
+
+def _lock_shipments(cursor: RawCursor, keys: list[ShipmentKey]) -> dict[ShipmentKey, _Shipment]:
+    """Read and (PostgreSQL) row-lock the batch's shipments, in one sorted order."""
     # One IN per column (not a row-value IN, which SQLite answers with a table scan); the few
     # extra combinations this matches are dropped below.
     tenants, carriers, numbers = (sorted({k[i] for k in keys}) for i in range(3))
@@ -335,44 +330,7 @@ def _record_changes(
     moved = [s for s in touched if s.state != s.before and s.newest is not None]
     if not moved:
         return {}, ()
-    bind = cursor.binder(shipments, _STATE_UPDATE)
-    sets = dict.fromkeys(_STATE_UPDATE[:-1], "{}")
-    cursor.executemany(
-        cursor.update_sql(shipments, sets, where=("id",)),
-        [
-            bind(
-                {
-                    "status": s.state.status.value,
-                    "status_at": s.state.status_at,
-                    "estimated_delivery": s.state.estimated_delivery,
-                    "eta_at": s.state.eta_at,
-                    "updated_at": now,
-                    "id": s.id,
-                }
-            )
-            for s in moved
-        ],
-    )
     change_ids = {s.id: f"{s.id}:{s.newest}" for s in moved}
-    bind = cursor.binder(shipment_changes, _CHANGE_COLUMNS)
-    cursor.executemany(
-        cursor.insert_sql(shipment_changes, _CHANGE_COLUMNS),
-        [
-            bind(
-                {
-                    "id": change_ids[s.id],
-                    "shipment_id": s.id,
-                    "status_before": s.before.status.value,
-                    "status_after": s.state.status.value,
-                    "eta_before": s.before.estimated_delivery,
-                    "eta_after": s.state.estimated_delivery,
-                    "event_identity": s.newest,
-                    "created_at": now,
-                }
-            )
-            for s in moved
-        ],
-    )
     jobs = tuple(
         PendingJob(
             f"{Job.SHIPMENT_CHANGED}:{change_ids[s.id]}",
@@ -381,12 +339,40 @@ def _record_changes(
         )
         for s in moved
     )
-    bind = cursor.binder(outbox, _OUTBOX_COLUMNS)
-    cursor.executemany(
-        cursor.insert_sql(outbox, _OUTBOX_COLUMNS, ignore_conflicts=True),
+    states = [
+        {
+            "status": s.state.status.value,
+            "status_at": s.state.status_at,
+            "estimated_delivery": s.state.estimated_delivery,
+            "eta_at": s.state.eta_at,
+            "updated_at": now,
+            "id": s.id,
+        }
+        for s in moved
+    ]
+    changes = [
+        {
+            "id": change_ids[s.id],
+            "shipment_id": s.id,
+            "status_before": s.before.status.value,
+            "status_after": s.state.status.value,
+            "eta_before": s.before.estimated_delivery,
+            "eta_after": s.state.estimated_delivery,
+            "event_identity": s.newest,
+            "created_at": now,
+        }
+        for s in moved
+    ]
+    work = [
+        {"job_id": j.job_id, "function": j.function, "args": j.args, "created_at": now}
+        for j in jobs
+    ]
+    write_all(  # one round trip
+        cursor,
         [
-            bind({"job_id": j.job_id, "function": j.function, "args": j.args, "created_at": now})
-            for j in jobs
+            Write(shipments, _STATE_UPDATE, states, key="id"),
+            Write(shipment_changes, _CHANGE_COLUMNS, changes),
+            Write(outbox, _OUTBOX_COLUMNS, work, ignore_conflicts=True),
         ],
     )
     return change_ids, jobs

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.platform.bulk import RawCursor
+from gateway.platform.bulk_writes import Write, write_all
 from gateway.platform.ids import new_ids
 from gateway.platform.tables import UtcDateTime, outbox
 
@@ -67,3 +68,42 @@ async def test_raw_rows_are_stored_exactly_as_core_stores_them(engine: AsyncEngi
         core, raw = stored.all()
     assert (core[0], raw[0]) == ("core", "raw")
     assert tuple(core)[1:] == tuple(raw)[1:]
+
+
+async def test_combined_writes_store_and_update_as_core_does(engine: AsyncEngine) -> None:
+    """write_all (one statement on PostgreSQL): inserts, an ignored conflict, an update by key."""
+    created = datetime(2026, 3, 14, 13, 12, 40, 5, tzinfo=UTC)
+    later = created + timedelta(minutes=5)
+    columns = ("job_id", "function", "args", "created_at")
+
+    def write(conn: sa.Connection) -> None:
+        conn.execute(
+            outbox.insert().values(job_id="core", function="f", args=[1], created_at=created)
+        )
+        conn.execute(outbox.update().where(outbox.c.job_id == "core").values(enqueued_at=later))
+        cursor = RawCursor(conn)
+        rows = [
+            {"job_id": j, "function": "f", "args": [1], "created_at": created} for j in ("a", "b")
+        ]
+        write_all(cursor, [Write(outbox, columns, rows, ignore_conflicts=True)])
+        write_all(
+            cursor,
+            [
+                Write(outbox, columns, rows[:1], ignore_conflicts=True),  # already there: ignored
+                Write(
+                    outbox,
+                    ("enqueued_at", "job_id"),
+                    [{"enqueued_at": later, "job_id": "a"}],
+                    key="job_id",
+                ),
+            ],
+        )
+
+    async with engine.begin() as conn:
+        await conn.run_sync(write)
+        stored = await conn.exec_driver_sql(
+            "SELECT job_id, function, args, created_at, enqueued_at FROM outbox ORDER BY job_id"
+        )
+        a, b, core = stored.all()
+    assert tuple(a)[1:] == tuple(core)[1:]  # inserted, then updated: as Core wrote it
+    assert b[4] is None and tuple(b)[1:4] == tuple(core)[1:4]
