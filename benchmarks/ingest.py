@@ -32,7 +32,11 @@ from benchlib import (
     HOST,
     BenchError,
     Children,
+    cpu_seconds,
+    lastmile_executable,
     postgres_url,
+    run_lastmile,
+    summarize_profile,
     wait_healthy,
     write_json,
 )
@@ -42,7 +46,18 @@ from webhook_requests import generate_webhooks, self_check
 
 from gateway.platform.embedded_redis import EmbeddedRedis
 
-__all__ = ["HOST", "BenchError", "Children", "main", "wait_healthy"]
+# Sibling benchmarks written before benchlib.py import these helpers from here.
+__all__ = [
+    "HOST",
+    "BenchError",
+    "Children",
+    "cpu_seconds",
+    "lastmile_executable",
+    "main",
+    "run_lastmile",
+    "summarize_profile",
+    "wait_healthy",
+]
 
 TARGET_SHARE: Final = 0.30  # serve alone vs the bare handler (issue 13; 50% is the moonshot)
 TARGET_SHARE_WHOLE: Final = 0.10  # serve + worker on SQLite
