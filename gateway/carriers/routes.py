@@ -8,14 +8,12 @@ carrier signs with the new secret, then PATCH `{"auth": {..., "secret": new}}`.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import Counter
 
@@ -28,25 +26,29 @@ from gateway.carriers.schemas import (
     CarrierConnectionPatch,
     CarrierConnectionView,
 )
+from gateway.carriers.store import CarrierConnection
 from gateway.domain.events import CanonicalEvent, Status
+from gateway.domain.text import clean_text
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
+from gateway.platform.http.edge import read_bytes
 from gateway.platform.http.errors import ApiError, error_response, not_found
 from gateway.platform.http.openapi import Operation, read_body
 from gateway.platform.metrics import (
     EVENTS_ACCEPTED,
     EVENTS_DUPLICATE,
+    UNKNOWN_CODE_LABEL,
     UNKNOWN_STATUS_CODES,
     WEBHOOK_REQUESTS,
 )
 from gateway.shipments.store_ingest import IngestRequest
 from gateway.shipments.writer import INGEST
 from gateway.tenants.auth import require_tenant
-from webhooks.base import BadPayload, BadSignature
+from webhooks.base import AuthScheme, BadPayload, BadSignature, CarrierAdapter, ConnectionAuth
+from webhooks.fields import storable
 from webhooks.registry import CARRIERS, InvalidAuthConfig, auth_from_config
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES: Final = 1024 * 1024
 # Never kept with the raw payload: credentials and cookies.
 _DROPPED_HEADERS: Final = frozenset({"authorization", "cookie", "proxy-authorization"})
 _seen_unknown: set[tuple[str, str]] = set()  # log each unknown code once per process
@@ -57,40 +59,24 @@ def _unauthorized() -> ApiError:
     return ApiError(401, "unauthorized", "request could not be authenticated")
 
 
-async def _read_bounded(request: web.Request) -> bytes:
-    declared = request.content_length
-    if declared is not None and declared > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", "body exceeds 1 MiB")
-    if declared is not None and not request.headers.get("Transfer-Encoding"):
-        try:
-            return await request.content.readexactly(declared)  # the usual case: one call
-        except asyncio.IncompleteReadError as short:  # the client sent less than it said
-            return short.partial
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "payload_too_large", "body exceeds 1 MiB")
-    return bytes(body)
-
-
 async def carrier_webhook(request: web.Request) -> web.Response:
     app = request.app  # looked up once: a property walk per access
     carrier = request.match_info["carrier"]
     adapter = CARRIERS.get(carrier)
     label = carrier if adapter else "other"
     try:
-        body = await _read_bounded(request)
+        # Who is calling is settled before the body is read whenever the body plays no part:
+        # an unknown connection or a wrong static credential costs no read (and no wait).
         connection_id = request.match_info["connection_id"]
         connection = await app[CONNECTIONS].get(connection_id, carrier)
         if adapter is None or connection is None:
             raise _unauthorized()
+        if adapter.AUTH_SCHEME is AuthScheme.STATIC_HEADER:
+            _verify(request, adapter, connection.auth, b"")
+        body = await read_bytes(request)
+        _verify(request, adapter, connection.auth, body)
         try:
-            adapter.verify(request.headers, body, connection.auth, now=app[CLOCK].now())
-        except BadSignature:
-            raise _unauthorized() from None
-        try:
-            events = adapter.parse(body)
+            events = storable(adapter.parse(body))
         except BadPayload:
             # The reason stays out of the body: it could quote the payload.
             raise ApiError(
@@ -102,7 +88,9 @@ async def carrier_webhook(request: web.Request) -> web.Response:
 
     _count_unknown(carrier, events)
     dropped = _DROPPED_HEADERS | {connection.auth.header.lower()}
-    stored_headers = {k: v for k, v in request.headers.items() if k.lower() not in dropped}
+    stored_headers = {  # undecodable bytes arrive as lone surrogates; no JSON column takes them
+        k: clean_text(v) for k, v in request.headers.items() if k.lower() not in dropped
+    }
     result = await app[INGEST].submit(
         IngestRequest(connection.tenant_id, connection.id, carrier, stored_headers, body, events)
     )
@@ -130,10 +118,20 @@ def _accepted_counters(carrier: str) -> _Accepted:
     )
 
 
+def _verify(
+    request: web.Request, adapter: CarrierAdapter, auth: ConnectionAuth, body: bytes
+) -> None:
+    try:
+        adapter.verify(request.headers, body, auth, now=request.app[CLOCK].now())
+    except BadSignature:
+        raise _unauthorized() from None
+
+
 def _count_unknown(carrier: str, events: Sequence[CanonicalEvent]) -> None:
     for event in events:
         if event.status is Status.UNKNOWN:
-            UNKNOWN_STATUS_CODES.labels(carrier, event.carrier_status_code[:32]).inc()
+            code = UNKNOWN_CODE_LABEL(carrier, event.carrier_status_code[:32])
+            UNKNOWN_STATUS_CODES.labels(carrier, code).inc()
             if (carrier, event.carrier_status_code) not in _seen_unknown and len(
                 _seen_unknown
             ) < 10_000:
@@ -161,16 +159,16 @@ async def create_carrier_connection(request: web.Request) -> web.Response:
     return web.json_response(out.model_dump(), status=201)
 
 
-def _view(request: web.Request, row: sa.Row[Any]) -> dict[str, Any]:
-    url = f"{request.app[SETTINGS].public_url}/hooks/{row.carrier}/{row.id}"
+def _view(request: web.Request, connection: CarrierConnection) -> dict[str, Any]:
+    url = f"{request.app[SETTINGS].public_url}/hooks/{connection.carrier}/{connection.id}"
     return CarrierConnectionView(
-        id=row.id,
-        carrier=row.carrier,
+        id=connection.id,
+        carrier=connection.carrier,
         webhook_url=url,
-        scheme=row.scheme,
-        header=row.header,
-        active_secrets=len(row.secrets),
-        created_at=row.created_at,
+        scheme=connection.auth.scheme.value,
+        header=connection.auth.header,
+        active_secrets=len(connection.auth.secrets),
+        created_at=connection.created_at,
     ).model_dump(mode="json")
 
 

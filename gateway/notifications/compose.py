@@ -10,11 +10,14 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import Message, OutboundEmail, OutboundPush, OutboundSMS
+from gateway.domain.proof import photo_src
 from gateway.notifications import store_config as config
 from gateway.notifications import store_reads as reads
 from gateway.notifications.formatting import format_eta, format_moment
 from gateway.notifications.render import Rendered, TemplateProblem, render_builtin, render_override
 from gateway.notifications.rules import ChannelKind, TriggerEvent, language
+from gateway.notifications.sandbox import off_loop
+from gateway.notifications.store import Notification
 from gateway.notifications.store_reads import Scan, SendView
 from gateway.tracking.store_links import mint_token, tracking_url
 
@@ -22,14 +25,11 @@ log = logging.getLogger(__name__)
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
 SMS_STORE_NAME_CHARS: Final = 40  # keeps every SMS within two segments
+MAX_EMBEDDED_PHOTO_CHARS: Final = 300_000  # a bigger inline photo is linked, not mailed
 STATUS_CALLBACK_PATH: Final = "/callbacks/twilio/status"
-INLINE_IMAGES: Final = ("data:image/jpeg;base64,", "data:image/png;base64,")
-MAX_INLINE_IMAGE_CHARS: Final = 300_000
 # The built-in templates say when, where, who signed and show the photo only for these events;
 # a store's override may use them anywhere, so then the scan is always read.
-SCAN_EVENTS: Final = frozenset(
-    {TriggerEvent.DELIVERED.value, TriggerEvent.AVAILABLE_FOR_PICKUP.value}
-)
+SCAN_EVENTS: Final = frozenset({TriggerEvent.DELIVERED, TriggerEvent.AVAILABLE_FOR_PICKUP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +63,15 @@ def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
     eta_day = row.facts.get("eta")
     eta_at = row.facts.get("eta_at")
     store_name = view.store_name
-    if row.channel == ChannelKind.SMS.value:
+    if row.channel is ChannelKind.SMS:
         store_name = store_name[:SMS_STORE_NAME_CHARS].rstrip()
     return {
         "store_name": store_name,
         "recipient_name": recipient.name,
         "tracking_number": view.tracking_number,
         "carrier": CARRIER_NAMES.get(view.carrier, view.carrier.title()),
-        "event": row.event,
-        "status": row.facts.get("status") or row.event,
+        "event": row.event.value,
+        "status": row.facts.get("status") or row.event.value,
         "eta": format_eta(
             date.fromisoformat(eta_day) if eta_day else None,
             datetime.fromisoformat(eta_at) if eta_at else None,
@@ -79,33 +79,16 @@ def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
             locale,
         ),
         "when": format_moment(scan.occurred_at, zone, locale) if scan.occurred_at else None,
-        "location": _place(scan.location),
+        "location": scan.location.label() if scan.location else None,
         "tracking_url": url,
         "signed_by": scan.signed_by,
-        "photo_url": scan.photo_url if _showable(scan.photo_url) else None,
+        "photo_url": photo_src(scan.photo_url, url, embed_up_to=MAX_EMBEDDED_PHOTO_CHARS),
     }
-
-
-def _showable(photo_url: str | None) -> bool:
-    """A web image, or an inline JPEG/PNG as carriers send them (kept off the text part)."""
-    if not photo_url:
-        return False
-    if photo_url.startswith(("https://", "http://")):
-        return True
-    return photo_url.startswith(INLINE_IMAGES) and len(photo_url) <= MAX_INLINE_IMAGE_CHARS
-
-
-def _place(location: dict[str, Any] | None) -> str | None:
-    if not location:
-        return None
-    parts = [location.get("city"), location.get("region")]
-    text = ", ".join(str(p).title() if p == location.get("city") else str(p) for p in parts if p)
-    return text or None
 
 
 async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]) -> Rendered:
     row, recipient = view.row, view.recipient
-    channel, event = ChannelKind(row.channel), TriggerEvent(row.event)
+    channel, event = row.channel, row.event
     lang = language(recipient.locale)
     if view.has_overrides:
         locales = list(dict.fromkeys([recipient.locale, lang]))
@@ -113,7 +96,7 @@ async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]
         if found is not None:
             name = f"{channel.value}/{found.locale}/{event.value}"
             try:
-                return render_override(channel, name, found.parts, context)
+                return await off_loop(render_override, channel, name, found.parts, context)
             except TemplateProblem as exc:
                 # Checked when stored; a failure now (e.g. a variable that is None) must not
                 # cost the customer their message: the built-in template still goes out.
@@ -121,11 +104,13 @@ async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]
     return render_builtin(channel, lang, event, context)
 
 
-def _message(row: Any, rendered: Rendered, public_url: str, url: str) -> Message:
-    if row.channel == ChannelKind.SMS.value:
+def _message(row: Notification, rendered: Rendered, public_url: str, url: str) -> Message:
+    if row.address is None:  # planned with no address: such rows are suppressed, never sent
+        raise ValueError(f"notification {row.id} has no address")
+    if row.channel is ChannelKind.SMS:
         callback = f"{public_url}{STATUS_CALLBACK_PATH}?n={row.id}"
         return OutboundSMS(to=row.address, body=rendered.body, status_callback_url=callback)
-    if row.channel == ChannelKind.EMAIL.value:
+    if row.channel is ChannelKind.EMAIL:
         return OutboundEmail(
             to=row.address,
             subject=rendered.subject or "",
@@ -133,7 +118,7 @@ def _message(row: Any, rendered: Rendered, public_url: str, url: str) -> Message
             html=rendered.html or "",
             custom_args={"notification_id": row.id},
         )
-    data = {"notification_id": row.id, "event": row.event, "tracking_url": url}
+    data = {"notification_id": row.id, "event": row.event.value, "tracking_url": url}
     return OutboundPush(
         token=row.address, title=rendered.subject or "", body=rendered.body, data=data
     )

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.domain.events import format_utc
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.db import READ_ONLY
+from gateway.platform.http.edge import read_form
 from gateway.platform.http.errors import ApiError
 from gateway.platform.http.openapi import read_body
 from gateway.tracking import pages
@@ -47,7 +48,13 @@ from gateway.tracking.rules import (
 from gateway.tracking.store import TrackedEvent, TrackedShipment
 from gateway.tracking.store_links import KeyRing, delivered_at
 from gateway.tracking.store_ratings import Rating
-from gateway.tracking.view import Notice, PageInput, TrackingView, build_view, inline_photo
+from gateway.tracking.view import (
+    Notice,
+    PageInput,
+    TrackingView,
+    build_view,
+    newest_inline_photo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +123,7 @@ def view_of(request: web.Request, loaded: Loaded, notice: Notice | None = None) 
         rating=loaded.rating,
         locale=page_locale(request, loaded.shipment),
         now=loaded.now,
-        photo_path=f"/t/{token}/photo",
+        link_path=f"/t/{token}",
     )
     return build_view(given, notice)
 
@@ -158,15 +165,14 @@ async def tracking_status(request: web.Request) -> web.Response:
 async def delivery_photo(request: web.Request) -> web.Response:
     """The proof-of-delivery photo when the carrier sent it inline (a data: URL)."""
     loaded = await load_link(request)
-    photo = inline_photo(loaded.events)
+    photo = newest_inline_photo(loaded.events)
     if photo is None:
         raise web.HTTPNotFound()
-    subtype, data = photo
     try:
-        body = base64.b64decode(data, validate=True)
+        body = base64.b64decode(photo.data, validate=True)
     except (binascii.Error, ValueError):
         raise web.HTTPNotFound() from None
-    return web.Response(body=body, content_type=f"image/{subtype}", headers=PHOTO_HEADERS)
+    return web.Response(body=body, content_type=f"image/{photo.subtype}", headers=PHOTO_HEADERS)
 
 
 async def post_rating(request: web.Request) -> web.Response:
@@ -195,7 +201,7 @@ async def post_rating(request: web.Request) -> web.Response:
 
 
 async def _rate_from_form(request: web.Request, loaded: Loaded) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     notice = Notice.THANKS
     try:
         body = RatingIn.model_validate(
