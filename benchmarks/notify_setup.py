@@ -22,7 +22,9 @@ import aiohttp
 from benchlib import BENCH_DIR, HOST
 
 from gateway.platform.embedded_redis import find_free_port
+from gateway.platform.vault import install_keys, new_key
 
+SECRET_KEY: Final = new_key()  # this run's: the store's connection is written here, read by serve
 MAGIC_SUFFIXES: Final = frozenset({"0429", "0500", "1211", "1610", "1614"})  # fake failures
 UPS_CREDENTIAL: Final = "bench-ups-credential"
 REQUEST_TIMEOUT_S: Final = 10.0
@@ -114,6 +116,7 @@ async def prepare(
     from gateway.tenants import store as tenants
     from webhooks.base import AuthScheme, ConnectionAuth
 
+    install_keys(SECRET_KEY)
     engine = create_engine(database_url)
     parcels = [(f"1ZBENCH{i:011d}", phone) for i, phone in enumerate(phones(count))]
     zone = daytime_zone()
@@ -226,6 +229,7 @@ def child_env(
         "LASTMILE_REDIS_URL": redis_url,
         "LASTMILE_PUBLIC_URL": urls.gateway,
         "LASTMILE_DEV": "1",
+        "LASTMILE_SECRET_KEY": SECRET_KEY,
         "LASTMILE_LOG_LEVEL": "INFO" if log_dir else "WARNING",
         "LASTMILE_CHANNELS": "twilio",
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
