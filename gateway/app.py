@@ -14,7 +14,16 @@ from arq.connections import ArqRedis
 
 from gateway.carriers import routes as carriers
 from gateway.carriers.connection_cache import CONNECTIONS, ConnectionCache
-from gateway.notifications import callbacks
+from gateway.drivers import routes as drivers
+from gateway.drivers import routes_app as driver_app
+from gateway.drivers import routes_proof as proofs
+from gateway.drivers.auth import DRIVER_KEYS
+from gateway.drivers.locations import PATHS
+from gateway.drivers.proof_storage import storage_from_settings
+from gateway.drivers.rules.deviation import PathCache
+from gateway.drivers.store_keys import KeyCache
+from gateway.drivers.writes import WRITES, WriteGate
+from gateway.notifications import callbacks, log_api
 from gateway.notifications import routes as notifications
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
 from gateway.platform.clock import Clock
@@ -26,6 +35,7 @@ from gateway.platform.http.openapi import Operation, openapi_document
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
 from gateway.platform.vault import install_keys
+from gateway.recovery import FINDERS
 from gateway.shipments import routes as shipments
 from gateway.shipments.writer import INGEST, IngestWriter
 from gateway.store_webhooks import routes as store_webhooks
@@ -39,9 +49,13 @@ _CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 STORE_API: Final[Sequence[Operation]] = (
     *carriers.API,
     *shipments.API,
+    *log_api.API,  # notifications: the log, re-send
     *notifications.API,
     *store_webhooks.API,
     *tracking_api.API,
+    *drivers.API,  # drivers, routes, alerts
+    *driver_app.API,  # the driver app: driver token instead of the API key
+    *proofs.API,  # the driver app: proof of delivery
 )
 
 
@@ -56,13 +70,16 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app[SETTINGS] = settings
     app[CLOCK] = Clock()
     app[probes.OPENAPI_DOCUMENT] = openapi_document(STORE_API)
+    app[probes.METRICS_REFRESH] = (log_api.refresh_metrics,)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis(redis_url or settings.redis_url))
     app.cleanup_ctx.append(_background)
+    app.cleanup_ctx.append(_proof_storage)
     app.on_startup.append(tracking.prepare_pages)
     app.router.add_routes(carriers.WEBHOOK_ROUTES)  # carriers: their own auth per connection
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
+    app.router.add_routes(proofs.IMAGE_ROUTES)  # customers: proof images behind signed links
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks
     app.router.add_routes(probes.ROUTES)  # operators: probes, /openapi.json
     if settings.metrics_port is None:
@@ -75,7 +92,9 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url)
     app[DB] = engine
-    app[CONNECTIONS] = ConnectionCache(engine)
+    app[DRIVER_KEYS] = KeyCache()
+    app[PATHS] = PathCache()
+    app[WRITES] = WriteGate(engine)
     yield
     await engine.dispose()
 
@@ -93,17 +112,31 @@ def _redis(url: str | None) -> _CleanupCtx:
     return ctx
 
 
+async def _proof_storage(app: web.Application) -> AsyncIterator[None]:
+    async with storage_from_settings(app[SETTINGS]) as storage:
+        app[proofs.PROOF_STORAGE] = storage
+        yield
+
+
 async def _background(app: web.Application) -> AsyncIterator[None]:
     writers = 1 if app[SETTINGS].is_sqlite else 4
     writer = IngestWriter(app[DB], writers=writers)
     relay = OutboxRelay(
-        app[DB], app[REDIS], poll_s=app[SETTINGS].outbox_poll_s, record=writer.mark_relayed
+        app[DB],
+        app[REDIS],
+        poll_s=app[SETTINGS].outbox_poll_s,
+        finders=FINDERS,
+        record=writer.mark_relayed,
     )
     writer.relay_to(relay.hand)  # committed outbox jobs go to arq without a read-back
+    connections = ConnectionCache(app[DB], app[REDIS])  # changes heard from every process
     app[INGEST] = writer
     app[RELAY] = relay
+    app[CONNECTIONS] = connections
     writer.start()
     relay.start()
+    connections.start()
     yield
+    await connections.stop()
     await writer.stop()
     await relay.stop()

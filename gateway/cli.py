@@ -153,6 +153,36 @@ def tenants_create(name: str) -> None:
     click.echo(json.dumps({"tenant_id": tenant_id, "api_key": api_key}))
 
 
+@main.group()
+def drivers() -> None:
+    """Manage the driver app's signing keys."""
+
+
+@drivers.command("rotate-key")
+@click.option("--retire-old", is_flag=True, help="also delete older keys: their tokens end")
+def drivers_rotate_key(retire_old: bool) -> None:
+    """Sign driver tokens and proof links with a new key; older keys still verify unless
+    retired (then drivers need new tokens: POST /v1/drivers/{id}/token)."""
+    from gateway.drivers.store_keys import rotate
+    from gateway.platform.db import create_engine
+
+    settings = _require_secret_key(_settings())  # the keys are stored encrypted
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await rotate(conn, retire_old=retire_old)
+        finally:
+            await engine.dispose()
+
+    try:
+        kid = asyncio.run(run())
+    except Exception as exc:
+        _fail(f"could not rotate the key ({type(exc).__name__}); has `lastmile migrate` run?")
+    click.echo(json.dumps({"kid": kid, "retired_old": retire_old}))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import Message, OutboundEmail, OutboundPush, OutboundSMS
 from gateway.domain.proof import photo_src
+from gateway.drivers import proof_links
 from gateway.notifications import store_config as config
 from gateway.notifications import store_reads as reads
 from gateway.notifications.formatting import format_eta, format_moment
@@ -24,6 +25,7 @@ from gateway.tracking.store_links import mint_token, tracking_url
 log = logging.getLogger(__name__)
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
+OWN_FLEET: Final = "driver"  # the store's own drivers: the store is the carrier
 SMS_STORE_NAME_CHARS: Final = 40  # keeps every SMS within two segments
 MAX_EMBEDDED_PHOTO_CHARS: Final = 300_000  # a bigger inline photo is linked, not mailed
 STATUS_CALLBACK_PATH: Final = "/callbacks/twilio/status"
@@ -51,9 +53,32 @@ async def compose(conn: AsyncConnection, view: SendView, public_url: str) -> Com
     if status and (view.has_overrides or row.event in SCAN_EVENTS):
         scan = await reads.newest_scan(conn, row.shipment_id, status)
     token, _ = await mint_token(conn, row.shipment_id)
+    if row.event in SCAN_EVENTS or proof_links.is_proof_ref(scan.photo_url):
+        scan = await _with_driver_proof(conn, row.shipment_id, scan, public_url)
     context = message_context(view, scan, tracking_url(public_url, token))
     rendered = await _render(conn, view, context)
     return Composed(rendered, _message(row, rendered, public_url, context["tracking_url"]))
+
+
+async def _with_driver_proof(
+    conn: AsyncConnection, shipment_id: str, scan: Scan, public_url: str
+) -> Scan:
+    """A driver's proof: who signed, and signed links to the photo and the signature that work
+    as long as the tracking page does (30 days after delivery)."""
+    now = datetime.now(UTC)
+    delivered_at = scan.occurred_at or now
+    links = await proof_links.links_for_shipment(
+        conn, shipment_id, public_url, now, proof_links.email_expiry(delivered_at)
+    )
+    if links is None:
+        return scan
+    return replace(
+        scan,
+        signed_by=links.received_by,
+        photo_url=links.photo_url,
+        signature_url=links.signature_url,
+        own_proof=True,
+    )
 
 
 def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
@@ -69,7 +94,9 @@ def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
         "store_name": store_name,
         "recipient_name": recipient.name,
         "tracking_number": view.tracking_number,
-        "carrier": CARRIER_NAMES.get(view.carrier, view.carrier.title()),
+        "carrier": view.store_name
+        if view.carrier == OWN_FLEET
+        else CARRIER_NAMES.get(view.carrier, view.carrier.title()),
         "event": row.event.value,
         "status": row.facts.get("status") or row.event.value,
         "eta": format_eta(
@@ -82,7 +109,10 @@ def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
         "location": scan.location.label() if scan.location else None,
         "tracking_url": url,
         "signed_by": scan.signed_by,
-        "photo_url": photo_src(scan.photo_url, url, embed_up_to=MAX_EMBEDDED_PHOTO_CHARS),
+        "photo_url": scan.photo_url
+        if scan.own_proof
+        else photo_src(scan.photo_url, url, embed_up_to=MAX_EMBEDDED_PHOTO_CHARS),
+        "signature_url": scan.signature_url,
     }
 
 

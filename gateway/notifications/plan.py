@@ -25,6 +25,7 @@ from gateway.notifications.rules import (
     Plan,
     Reason,
     Rule,
+    Target,
     TriggerEvent,
     matching,
     notification_id,
@@ -66,6 +67,27 @@ async def on_shipment_change(conn: AsyncConnection, change: ShipmentChange) -> N
             change.id, change.tenant_id, change.shipment_id, event, change.created_at, facts
         )
         await plan_event(conn, trigger)
+        if event is TriggerEvent.DELIVERED:
+            await _email_proof(conn, change, trigger)
+
+
+async def _email_proof(conn: AsyncConnection, change: ShipmentChange, trigger: Trigger) -> None:
+    """The delivered email with its proof, even when the rule told the customer by SMS or push.
+
+    Same cause, channel and address as the rule's own email would have: when the rule (or its
+    fallback) emails anyway, the ids collide and one email goes out.
+    """
+    view = await reads.load_for_plan(conn, trigger.tenant_id, trigger.shipment_id)
+    email, chosen = view.recipient.email, view.recipient.channels
+    if not (view.settings.email_proof_of_delivery and email):
+        return
+    if chosen is not None and ChannelKind.EMAIL not in chosen:
+        return  # the customer asked not to be emailed
+    if not await reads.event_has_proof(conn, change.shipment_id, change.event_identity):
+        return
+    window = timedelta(seconds=view.settings.collapse_window_s)
+    send_after = datetime.now(UTC) + window if window else None
+    await _write(conn, trigger, Plan((Target(ChannelKind.EMAIL, email),)), send_after)
 
 
 async def plan_event(conn: AsyncConnection, trigger: Trigger) -> list[str]:
@@ -140,3 +162,31 @@ async def plan_fallback(conn: AsyncConnection, failed: Notification) -> list[str
         dict(failed.facts),
     )
     return await _write(conn, trigger, planned, None)
+
+
+async def plan_resend(conn: AsyncConnection, original: Any) -> tuple[str, bool]:
+    """A store's deliberate re-send of a failed notification: a new queued row and its job.
+
+    Returns (new id, created). The id derives from the original, so a repeated request queues
+    nothing new. The copy goes through the usual checks when it is sent (opt-out, quiet hours,
+    and fresher news for the shipment, which supersedes it); it has no fallback channel.
+    """
+    cause_id = f"resend:{original.id}"
+    nid = notification_id(cause_id, ChannelKind(original.channel), original.address)
+    new = store.NewNotification(
+        id=nid,
+        tenant_id=original.tenant_id,
+        shipment_id=original.shipment_id,
+        cause_id=cause_id,
+        event=original.event,
+        channel=ChannelKind(original.channel),
+        address=original.address,
+        fallback=(),
+        facts=dict(original.facts),
+        cause_at=original.cause_at,
+        resend_of=original.id,
+    )
+    created = await store.insert(conn, new)
+    if created:
+        await add_job(conn, Job.SEND_NOTIFICATION, send_job_id(nid), nid)
+    return nid, created

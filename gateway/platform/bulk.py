@@ -26,16 +26,37 @@ class RawCursor:
         self.dialect = conn.dialect
         self.postgres = conn.dialect.name == "postgresql"
         self._cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        self._driver_error: type[Exception] = conn.dialect.loaded_dbapi.Error
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cursor.execute(sql, tuple(params))
-        if self._cursor.description is None:
-            return []
-        return [tuple(row) for row in self._cursor.fetchall()]
+        try:
+            self._cursor.execute(sql, tuple(params))
+            if self._cursor.description is None:
+                return []
+            return [tuple(row) for row in self._cursor.fetchall()]
+        except self._driver_error as exc:
+            raise self._wrapped(sql, exc) from exc
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
+        if not rows:
+            return
+        try:
             self._cursor.executemany(sql, [tuple(row) for row in rows])
+        except self._driver_error as exc:
+            raise self._wrapped(sql, exc) from exc
+
+    def _wrapped(self, sql: str, exc: Exception) -> sa.exc.StatementError:
+        """The driver's error as Core would raise it (OperationalError, IntegrityError, ...,
+        `connection_invalidated` when the connection is gone), parameters left out."""
+        return sa.exc.DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            self._driver_error,
+            hide_parameters=True,
+            connection_invalidated=self.dialect.is_disconnect(exc, None, None),  # type: ignore[arg-type]
+            dialect=self.dialect,
+        )
 
     def insert_sql(
         self,

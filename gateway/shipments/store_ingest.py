@@ -332,11 +332,7 @@ def _record_changes(
         return {}, ()
     change_ids = {s.id: f"{s.id}:{s.newest}" for s in moved}
     jobs = tuple(
-        PendingJob(
-            f"{Job.SHIPMENT_CHANGED}:{change_ids[s.id]}",
-            Job.SHIPMENT_CHANGED.value,
-            [change_ids[s.id]],
-        )
+        PendingJob(change_job_id(change_ids[s.id]), Job.SHIPMENT_CHANGED.value, [change_ids[s.id]])
         for s in moved
     )
     states = [
@@ -376,6 +372,11 @@ def _record_changes(
         ],
     )
     return change_ids, jobs
+
+
+def change_job_id(change_id: str) -> str:
+    """The `shipment_changed` job of one change: the same change never makes two jobs."""
+    return f"{Job.SHIPMENT_CHANGED}:{change_id}"
 
 
 async def purge_raw_payloads(conn: AsyncConnection, before: datetime) -> int:
