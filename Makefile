@@ -40,9 +40,9 @@ test: install system-deps
 demo: install
 	$(UV) run lastmile demo $(DEMO_ARGS)
 
-## bench: the ingest benchmark (gateway vs. a bare aiohttp handler, same client, same run).
+## bench: every benchmark in one run and one table (benchmarks/README.md); BENCH_ARGS=--quick to iterate.
 bench: install
-	$(UV) run python benchmarks/ingest.py $(BENCH_ARGS)
+	$(UV) run python benchmarks/bench.py $(BENCH_ARGS)
 
 ## vendor-leaflet: re-vendor the newest Leaflet 1.9.x from npm into gateway/live/static (VENDORED.md).
 vendor-leaflet:

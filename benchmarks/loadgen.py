@@ -3,8 +3,10 @@
 Reads the same request file as the wrk Lua script (one request a line:
 ``path<TAB>header-name<TAB>header-value<TAB>body``), then keeps ``--connections`` aiohttp
 workers busy for ``--duration`` seconds against ``--base-url``, cycling through the requests
-from ``--offset``. Prints one JSON line with the same fields the wrk script reports:
-``requests``, ``non2xx``, ``socket_errors``, ``duration_s``, ``p50_ms``, ``p99_ms``.
+from ``--offset``; ``--delay-ms`` makes each worker pause between its requests (a throttled
+run, as the wrk script's third argument does). Prints one JSON line with the same fields the
+wrk script reports: ``requests``, ``non2xx``, ``socket_errors``, ``duration_s``, ``p50_ms``,
+``p99_ms``.
 
 The loop is bounded twice: workers stop sending at the deadline, and each request has a timeout.
 Only loopback base URLs are accepted.
@@ -71,6 +73,7 @@ async def run(
     duration_s: float,
     offset: int,
     timeout_s: float,
+    delay_s: float = 0.0,
 ) -> dict[str, float | int]:
     tally = Tally(next_index=offset)
     connector = aiohttp.TCPConnector(limit=connections, force_close=False)
@@ -95,6 +98,8 @@ async def run(
                 tally.requests += 1
                 if not 200 <= status < 400:  # wrk counts "non-2xx or 3xx"
                     tally.non2xx += 1
+                if delay_s:
+                    await asyncio.sleep(delay_s)
 
         await asyncio.gather(*(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - start
@@ -117,6 +122,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="pause after each request")
     args = parser.parse_args()
     host = urlsplit(args.base_url).hostname or ""
     if host not in LOOPBACK_HOSTS and not host.startswith("127."):
@@ -129,6 +135,7 @@ def main() -> None:
             duration_s=args.duration,
             offset=args.offset,
             timeout_s=args.timeout,
+            delay_s=args.delay_ms / 1000,
         )
     )
     print(json.dumps(result))

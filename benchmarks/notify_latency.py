@@ -1,18 +1,25 @@
-"""Event-in → provider-call-out latency of customer notifications, at a steady rate.
+"""Event-in → provider-call-out latency of customer notifications, and a worker's events/s.
 
-    uv run python benchmarks/notify_latency.py [--rate 500] [--duration 10]
-                                               [--database sqlite|postgresql] [--workers 1]
+    uv run python benchmarks/notify_latency.py [--rate 200] [--duration 10]
+        [--database sqlite|postgresql] [--workers 1] [--settings default|instant]
+        [--saturate N] [--json FILE] [--py-spy DIR]
 
 Real processes: an embedded Redis, one `lastmile serve`, `--workers` `lastmile worker`s
 (LASTMILE_CHANNELS=twilio, the real Twilio SDK) and the fake Twilio (tests/fakes/fake_twilio.py)
-in its own process, all on loopback. One store with a rule "out_for_delivery → SMS", quiet hours
-off and no collapse window (a collapse window of W seconds adds W to every message by design).
-Each parcel is registered beforehand with its own phone number; then UPS "out for delivery"
-webhooks are POSTed open-loop at `--rate` per second for `--duration` seconds. The latency of a
-parcel is from the moment its webhook POST starts to the moment the fake Twilio receives its SMS.
-Prints p50/p90/p99/max, the ingest answer times, how many SMS arrived, each process's CPU and
-(PostgreSQL) what the database backends were waiting on. 20 warm-up parcels go first and are left
-out. Every step is bounded: at most 20,000 events, timeouts on every request and on the drain.
+in its own process, all on loopback. Each parcel is registered beforehand with its own phone
+number (see notify_setup.py); its recipient lives where it is about noon now, so quiet hours hold
+nothing back. `--settings default` keeps a new store's settings and rules (what a store gets:
+its burst window included); `instant` turns waiting off (no quiet hours, no collapse window).
+
+Latency (the default): UPS "out for delivery" webhooks are POSTed open-loop at `--rate` per
+second for `--duration` seconds; a parcel's latency runs from the moment its webhook POST starts
+to the moment the fake Twilio receives its SMS. 20 warm-up parcels go first and are left out.
+Prints p50/p90/p99/max, the webhook answer times, how many SMS arrived and each process's CPU.
+
+`--saturate N`: N webhooks are ingested while no worker runs (the serve relays their jobs to
+arq); then the worker starts and the N SMS are timed from the worker's first finished job to the
+last arrival: the worker's events/s, and its CPU per event. With `--py-spy DIR` the worker is
+profiled over that drain. Every step is bounded: at most 20,000 events, timeouts everywhere.
 """
 
 from __future__ import annotations
@@ -20,262 +27,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
-import os
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-import aiohttp
-import sqlalchemy as sa
-
-BENCH_DIR: Final = Path(__file__).resolve().parent
-sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
-
-from ingest import (  # noqa: E402 - the sibling benchmark's process helpers
-    HOST,
+from benchlib import (
     BenchError,
     Children,
     cpu_seconds,
     lastmile_executable,
+    percentile,
+    postgres_url,
+    print_profile,
     run_lastmile,
+    start_py_spy,
+    summarize_profile,
     wait_healthy,
+    write_json,
 )
+from notify_setup import (
+    Sent,
+    Urls,
+    child_env,
+    collect,
+    prepare,
+    send_steadily,
+    serve_fake_twilio,
+)
+from redis import Redis
 
-from gateway.platform.embedded_redis import EmbeddedRedis, find_free_port  # noqa: E402
+from gateway.platform.embedded_redis import EmbeddedRedis
 
-MAGIC_SUFFIXES: Final = frozenset({"0429", "0500", "1211", "1610", "1614"})  # fake failures
-UPS_CREDENTIAL: Final = "bench-ups-credential"
 MAX_EVENTS: Final = 20_000
 WARMUP_EVENTS: Final = 20  # sent first at 10/s and left out of the figures
-DRAIN_TIMEOUT_S: Final = 60.0
-REQUEST_TIMEOUT_S: Final = 10.0
-
-
-# ------------------------------------------------------------------------------------------------
-# The fake Twilio, run in its own process: `notify_latency.py --serve-fake-twilio PORT`
-# ------------------------------------------------------------------------------------------------
-
-
-def serve_fake_twilio(port: int) -> None:
-    from aiohttp import web
-
-    from tests.fakes.fake_twilio import FakeTwilio
-
-    fake = FakeTwilio()
-    arrivals: dict[str, float] = {}
-
-    @web.middleware
-    async def stamp(request: web.Request, handler: Any) -> web.StreamResponse:
-        arrived = time.time()
-        if request.method == "POST":
-            to = str((await request.post()).get("To", ""))
-            arrivals.setdefault(to, arrived)
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    async def dump(_request: web.Request) -> web.Response:
-        return web.json_response({"arrivals": arrivals, "accepted": len(fake.requests)})
-
-    app = fake.app()
-    app.middlewares.append(stamp)
-    app.router.add_get("/bench/arrivals", dump)
-    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
-
-
-# ------------------------------------------------------------------------------------------------
-# Setup: database, store, rule, parcels
-# ------------------------------------------------------------------------------------------------
-
-
-def phones(count: int) -> list[str]:
-    out, i = [], 0
-    while len(out) < count:
-        number = f"+1555{i:07d}"
-        i += 1
-        if number[-4:] not in MAGIC_SUFFIXES:
-            out.append(number)
-    return out
-
-
-async def prepare(database_url: str, count: int) -> tuple[str, str, list[tuple[str, str]]]:
-    """(api key, webhook path, [(tracking number, phone)]) for a fresh store."""
-    from gateway.carriers import store as connections
-    from gateway.notifications import store_config as notification_config
-    from gateway.notifications.rules import ChannelKind, Rule, TriggerEvent
-    from gateway.notifications.settings import NotificationSettings
-    from gateway.platform.db import create_engine
-    from gateway.shipments.store import Registration, register
-    from gateway.tenants import store as tenants
-    from webhooks.base import AuthScheme, ConnectionAuth
-
-    engine = create_engine(database_url)
-    parcels = [(f"1ZBENCH{i:011d}", phone) for i, phone in enumerate(phones(count))]
-    async with engine.begin() as conn:
-        tenant_id, api_key = await tenants.create_tenant(conn, "Bench Books")
-        auth = ConnectionAuth(AuthScheme.STATIC_HEADER, "credential", (UPS_CREDENTIAL.encode(),))
-        connection_id = await connections.create_connection(conn, tenant_id, "ups", auth)
-        quick = NotificationSettings(quiet_hours=None, collapse_window_s=0)
-        await notification_config.put_settings(conn, tenant_id, quick)
-        rule = Rule("", "bench", frozenset({TriggerEvent.OUT_FOR_DELIVERY}), (ChannelKind.SMS,))
-        await notification_config.create_rule(conn, tenant_id, rule)
-    for start in range(0, count, 500):
-        async with engine.begin() as conn:
-            for tracking, phone in parcels[start : start + 500]:
-                recipient = {"name": "Sam", "phone": phone, "timezone": "America/New_York"}
-                reg = Registration(tracking, "ups", None, recipient, None, None)
-                await register(conn, tenant_id, reg)
-    await engine.dispose()
-    return api_key, f"/hooks/ups/{connection_id}", parcels
-
-
-def ups_event(tracking_number: str) -> bytes:
-    now = datetime.now(UTC).replace(microsecond=0)
-    body = {
-        "trackingNumber": tracking_number,
-        "localActivityDate": now.strftime("%Y%m%d"),
-        "localActivityTime": now.strftime("%H%M%S"),
-        "activityLocation": {"city": "NEW YORK", "stateProvince": "NY", "country": "US"},
-        "activityStatus": {
-            "type": "I",
-            "code": "OT",
-            "description": "Out For Delivery Today",
-            "descriptionCode": "021",
-        },
-        "scheduledDeliveryDate": now.strftime("%Y%m%d"),
-        "gmtActivityDate": now.strftime("%Y%m%d"),
-        "gmtActivityTime": now.strftime("%H%M%S"),
-        "gmtOffset": "+00:00",
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-# ------------------------------------------------------------------------------------------------
-# Load and measurement
-# ------------------------------------------------------------------------------------------------
-
-
-async def send_steadily(
-    base_url: str, path: str, parcels: list[tuple[str, str]], rate: float
-) -> tuple[dict[str, float], list[float], int]:
-    """Open loop: parcel i is posted at start + i / rate. Returns sent-at by phone, answer
-    times and the number of failed posts."""
-    sent_at: dict[str, float] = {}
-    answers: list[float] = []
-    errors = 0
-    headers = {"credential": UPS_CREDENTIAL, "Content-Type": "application/json"}
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-
-        async def one(tracking: str, phone: str) -> None:
-            nonlocal errors
-            body = ups_event(tracking)
-            began = time.time()
-            sent_at[phone] = began
-            try:
-                async with session.post(base_url + path, data=body, headers=headers) as resp:
-                    await resp.read()
-                    if resp.status != 202:
-                        errors += 1
-            except (aiohttp.ClientError, TimeoutError):
-                errors += 1
-            answers.append(time.time() - began)
-
-        start = time.monotonic()
-        tasks = []
-        for i, (tracking, phone) in enumerate(parcels):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(tracking, phone)))
-        await asyncio.gather(*tasks)
-    return sent_at, answers, errors
-
-
-async def collect(fake_url: str, expected: int) -> dict[str, float]:
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        while True:
-            async with session.get(f"{fake_url}/bench/arrivals") as resp:
-                arrivals: dict[str, float] = (await resp.json())["arrivals"]
-            if len(arrivals) >= expected or time.monotonic() > deadline:
-                return arrivals
-            await asyncio.sleep(0.5)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def report(sent_at: dict[str, float], arrivals: dict[str, float], answers: list[float]) -> None:
-    arrivals = {phone: at for phone, at in arrivals.items() if phone in sent_at}
-    latencies = [(arrivals[p] - t) * 1000 for p, t in sent_at.items() if p in arrivals]
-    print(f"  events posted:        {len(sent_at)}")
-    print(f"  SMS at fake Twilio:   {len(arrivals)}  (missing {len(sent_at) - len(latencies)})")
-    if answers:
-        ms = [a * 1000 for a in answers]
-        p50, p99 = percentile(ms, 0.5), percentile(ms, 0.99)
-        print(f"  webhook 202 answer:   p50 {p50:.1f} ms  p99 {p99:.1f} ms")
-    if latencies:
-        print(
-            "  event-in → SMS-out:   "
-            f"p50 {percentile(latencies, 0.5):.1f} ms  p90 {percentile(latencies, 0.9):.1f} ms  "
-            f"p99 {percentile(latencies, 0.99):.1f} ms  max {max(latencies):.1f} ms"
-        )
-
-
-# ------------------------------------------------------------------------------------------------
-# Orchestration
-# ------------------------------------------------------------------------------------------------
-
-
-class PgWaits:
-    """Samples what PostgreSQL backends wait on while the load runs (its own thread and loop)."""
-
-    def __init__(self, database_url: str) -> None:
-        self.samples: Counter[str] = Counter()
-        self._url = database_url
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._loop()), daemon=True)
-
-    async def _loop(self) -> None:
-        from gateway.platform.db import create_engine
-
-        query = sa.text(
-            "SELECT coalesce(wait_event_type, 'CPU') || ':' || coalesce(wait_event, '-') || ' (' "
-            "|| state || ')' FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND state NOT IN ('idle')"
-        )
-        engine = create_engine(self._url, pool_size=1)
-        while not self._stop.is_set():
-            async with engine.connect() as conn:
-                self.samples.update((await conn.execute(query)).scalars())
-            await asyncio.sleep(0.05)
-        await engine.dispose()
-
-    def __enter__(self) -> PgWaits:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def report(self) -> None:
-        total = sum(self.samples.values()) or 1
-        top = ", ".join(f"{name} {n / total:.0%}" for name, n in self.samples.most_common(4))
-        print(f"  PostgreSQL backends:  {top}")
+ARQ_QUEUE: Final = "arq:queue"
+SATURATE_POST_RATE: Final = 1000.0  # webhooks/s while building the backlog (no worker running)
 
 
 @contextlib.contextmanager
@@ -283,132 +74,231 @@ def database(kind: str, directory: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{directory / 'bench.db'}"
         return
-    from tests.services import start_postgres
-
-    with start_postgres() as url:
+    with postgres_url() as url:
         yield url
 
 
-def child_env(
-    args: argparse.Namespace, database_url: str, redis_url: str, urls: Urls
-) -> dict[str, str]:
-    return {
-        **os.environ,
-        "LASTMILE_DATABASE_URL": database_url,
-        "LASTMILE_REDIS_URL": redis_url,
-        "LASTMILE_PUBLIC_URL": urls.gateway,
-        "LASTMILE_DEV": "1",
-        "LASTMILE_LOG_LEVEL": "INFO" if args.log_dir else "WARNING",
-        "LASTMILE_CHANNELS": "twilio",
-        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "TWILIO_AUTH_TOKEN": "twilio-test-token",
-        "TWILIO_FROM_NUMBER": "+15005550006",
-        "LASTMILE_TWILIO_BASE_URL": urls.fake,
-        "PYTHONPATH": str(BENCH_DIR.parent),
+class World:
+    """The processes of one measurement: fake Twilio, serve, workers (started on demand)."""
+
+    def __init__(self, args: argparse.Namespace, children: Children, env: dict[str, str]) -> None:
+        self.args = args
+        self.children = children
+        self.env = env
+        self.urls = Urls(env["LASTMILE_PUBLIC_URL"], env["LASTMILE_TWILIO_BASE_URL"])
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start_front(self) -> None:
+        """The fake Twilio and one `lastmile serve`, healthy (the schema migrated)."""
+        fake_argv = [sys.executable, __file__, "--serve-fake-twilio", Urls.port(self.urls.fake)]
+        self.procs["fake-twilio"] = self.children.start("fake-twilio", fake_argv, self.env)
+        serve_argv = [lastmile_executable(), "serve", "--port", Urls.port(self.urls.gateway)]
+        self.procs["serve"] = self.children.start("serve", serve_argv, self.env)
+        wait_healthy(self.children, "serve", self.procs["serve"], f"{self.urls.gateway}/readyz")
+        fake = self.procs["fake-twilio"]
+        wait_healthy(self.children, "fake-twilio", fake, f"{self.urls.fake}/bench/arrivals")
+
+    def start_workers(self) -> None:
+        for n in range(self.args.workers):
+            argv = [lastmile_executable(), "worker"]
+            self.procs[f"worker{n}"] = self.children.start(f"worker{n}", argv, self.env)
+
+    def cpu(self) -> dict[str, float]:
+        return {name: cpu_seconds(p.pid) for name, p in self.procs.items()}
+
+
+# ------------------------------------------------------------------------------------------------
+# Latency at a steady rate
+# ------------------------------------------------------------------------------------------------
+
+
+def measure_latency(world: World, path: str, parcels: list[tuple[str, str]]) -> dict[str, Any]:
+    args = world.args
+    warmup, parcels = parcels[:WARMUP_EVENTS], parcels[WARMUP_EVENTS:]
+    world.start_workers()
+    time.sleep(1.0)  # workers connect to Redis
+    # Cold start (the SDK's client, template compilation, locale data) is not steady state.
+    asyncio.run(send_steadily(world.urls.gateway, path, warmup, 10.0))
+    asyncio.run(collect(world.urls.fake, len(warmup), args.drain_timeout))
+    cpu_before = world.cpu()
+    began = time.monotonic()
+    sent = asyncio.run(send_steadily(world.urls.gateway, path, parcels, args.rate))
+    expected = len(sent.at) + len(warmup)
+    arrivals = asyncio.run(collect(world.urls.fake, expected, args.drain_timeout))
+    elapsed = time.monotonic() - began
+    cpu = {name: s - cpu_before[name] for name, s in world.cpu().items()}
+    return latency_report(sent, arrivals) | {
+        "elapsed_s": round(elapsed, 2),
+        "cpu_pct": {name: round(100 * s / elapsed, 1) for name, s in cpu.items()},
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Urls:
-    gateway: str
-    fake: str
+def latency_report(sent: Sent, arrivals: dict[str, float]) -> dict[str, Any]:
+    latencies = [(arrivals[p] - t) * 1000 for p, t in sent.at.items() if p in arrivals]
+    answers = [a * 1000 for a in sent.answers_s]
+    return {
+        "events": len(sent.at),
+        "arrived": len(latencies),
+        "missing": len(sent.at) - len(latencies),
+        "webhook_errors": sent.errors,
+        "answer_p50_ms": round(percentile(answers, 0.5), 1),
+        "answer_p99_ms": round(percentile(answers, 0.99), 1),
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p90_ms": round(percentile(latencies, 0.9), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies), 1) if latencies else None,
+    }
 
-    @classmethod
-    def free(cls) -> Urls:
-        return cls(f"http://{HOST}:{find_free_port()}", f"http://{HOST}:{find_free_port()}")
 
-    @staticmethod
-    def port(url: str) -> str:
-        return url.rsplit(":", 1)[1]
-
-
-def start_processes(
-    args: argparse.Namespace, children: Children, env: dict[str, str], urls: Urls
-) -> dict[str, subprocess.Popen[bytes]]:
-    """The fake Twilio, one `lastmile serve` and the workers, healthy (the schema migrated)."""
-    fake = children.start(
-        "fake-twilio", [sys.executable, __file__, "--serve-fake-twilio", urls.port(urls.fake)], env
+def print_latency(report: dict[str, Any]) -> None:
+    print(f"  events posted:        {report['events']}")
+    print(f"  SMS at fake Twilio:   {report['arrived']}  (missing {report['missing']})")
+    if report["webhook_errors"]:
+        print(f"  webhook errors:       {report['webhook_errors']}")
+    print(
+        f"  webhook 202 answer:   p50 {report['answer_p50_ms']} ms  "
+        f"p99 {report['answer_p99_ms']} ms"
     )
-    serve = children.start(
-        "serve", [lastmile_executable(), "serve", "--port", urls.port(urls.gateway)], env
+    print(
+        f"  event-in → SMS-out:   p50 {report['p50_ms']} ms  p90 {report['p90_ms']} ms  "
+        f"p99 {report['p99_ms']} ms  max {report['max_ms']} ms"
     )
-    procs = {"serve": serve, "fake-twilio": fake}
-    for n in range(args.workers):
-        procs[f"worker{n}"] = children.start(f"worker{n}", [lastmile_executable(), "worker"], env)
-    wait_healthy(children, "serve", serve, f"{urls.gateway}/readyz")
-    wait_healthy(children, "fake-twilio", fake, f"{urls.fake}/bench/arrivals")
-    time.sleep(1.0)  # workers connect to Redis
-    return procs
+    busy = ", ".join(f"{name} {pct:.0f}%" for name, pct in report["cpu_pct"].items())
+    print(f"  CPU over {report['elapsed_s']}s:  {busy} (of one core)")
 
 
-def measure(
-    args: argparse.Namespace,
-    procs: dict[str, subprocess.Popen[bytes]],
-    urls: Urls,
-    path: str,
-    parcels: list[tuple[str, str]],
-    database_url: str,
-) -> None:
-    warmup, parcels = parcels[:WARMUP_EVENTS], parcels[WARMUP_EVENTS:]
-    # Cold start (the SDK's client, template compilation, locale data) is not steady state.
-    asyncio.run(send_steadily(urls.gateway, path, warmup, 10.0))
-    asyncio.run(collect(urls.fake, len(warmup)))
-    cpu_before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
-    began = time.monotonic()
-    waits = PgWaits(database_url) if args.database == "postgresql" else None
-    with waits or contextlib.nullcontext():
-        sent_at, answers, errors = asyncio.run(
-            send_steadily(urls.gateway, path, parcels, args.rate)
-        )
-        arrivals = asyncio.run(collect(urls.fake, len(sent_at) + len(warmup)))
-    elapsed = time.monotonic() - began
-    if errors:
-        print(f"  webhook errors:       {errors}")
-    report(sent_at, arrivals, answers)
-    cpu = {name: cpu_seconds(p.pid) - cpu_before[name] for name, p in procs.items()}
-    busy = ", ".join(f"{name} {seconds / elapsed:.0%}" for name, seconds in cpu.items())
-    print(f"  CPU over {elapsed:.1f}s:      {busy} (of one core)")
-    if waits is not None:
-        waits.report()
+# ------------------------------------------------------------------------------------------------
+# A worker's events/s over a backlog
+# ------------------------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> None:
-    count = min(int(args.rate * args.duration), MAX_EVENTS)
+def measure_saturation(world: World, path: str, parcels: list[tuple[str, str]]) -> dict[str, Any]:
+    """Backlog first (no worker), then time the worker draining it."""
+    args = world.args
+    sent = asyncio.run(send_steadily(world.urls.gateway, path, parcels, SATURATE_POST_RATE))
+    if sent.errors:
+        raise BenchError(f"{sent.errors} webhooks failed while building the backlog")
+    redis = Redis.from_url(world.env["LASTMILE_REDIS_URL"])
+    try:
+        _wait_for(lambda: redis.zcard(ARQ_QUEUE) >= len(parcels), 60, "the backlog in arq")
+        world.start_workers()
+        worker = world.procs["worker0"]
+        _wait_for(lambda: redis.zcard(ARQ_QUEUE) != len(parcels), 60, "the worker's first job")
+    finally:
+        redis.close()
+    began, cpu_before = time.time(), cpu_seconds(worker.pid)
+    profiler = None
+    if args.py_spy:
+        out = Path(args.py_spy) / "worker-saturated.txt"
+        profiler = start_py_spy(world.children, worker.pid, 600, out)
+    arrivals = asyncio.run(collect(world.urls.fake, len(parcels), args.drain_timeout))
+    cpu = cpu_seconds(worker.pid) - cpu_before
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            profiler.wait(timeout=30)
+    drained_s = max(arrivals.values(), default=began) - began
+    report: dict[str, Any] = {
+        "events": len(parcels),
+        "arrived": len(arrivals),
+        "drain_s": round(drained_s, 2),
+        "events_per_s": round(len(arrivals) / drained_s, 1) if drained_s > 0 else None,
+        "worker_cpu_ms_per_event": round(1000 * cpu / max(len(arrivals), 1), 2),
+        "worker_cpu_pct": round(100 * cpu / max(drained_s, 1e-9), 1),
+    }
+    if profiler is not None:
+        report["profile"] = summarize_profile(Path(args.py_spy) / "worker-saturated.txt", top=25)
+    return report
+
+
+def _wait_for(condition: Any, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise BenchError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def print_saturation(report: dict[str, Any], workers: int) -> None:
+    print(f"  backlog:              {report['events']} events, {workers} worker(s)")
+    print(f"  SMS at fake Twilio:   {report['arrived']} in {report['drain_s']} s")
+    print(
+        f"  worker events/s:      {report['events_per_s']}  "
+        f"(worker CPU {report['worker_cpu_ms_per_event']} ms/event, "
+        f"{report['worker_cpu_pct']:.0f}% of one core)"
+    )
+    if "profile" in report:
+        print_profile("worker at saturation", report["profile"])
+
+
+# ------------------------------------------------------------------------------------------------
+# Orchestration
+# ------------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    saturate = args.saturate is not None
+    count = args.saturate if saturate else int(args.rate * args.duration) + WARMUP_EVENTS
+    count = min(count, MAX_EVENTS)
     with contextlib.ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="notify-bench-")))
         children = Children(args.log_dir or directory)
         stack.callback(children.stop_all)
         redis_url = stack.enter_context(EmbeddedRedis())
         database_url = stack.enter_context(database(args.database, directory))
-        urls = Urls.free()
-        env = child_env(args, database_url, redis_url, urls)
+        env = child_env(database_url, redis_url, Urls.free(), args.log_dir)
         run_lastmile(["migrate"], env)
-        _, path, parcels = asyncio.run(prepare(database_url, count + WARMUP_EVENTS))
-        procs = start_processes(args, children, env, urls)
-        print(
-            f"notify latency: {count} events at {args.rate:.0f}/s, {args.database}, "
-            f"1 serve + {args.workers} worker process(es), fake Twilio"
-        )
-        measure(args, procs, urls, path, parcels, database_url)
+        instant = args.settings == "instant"
+        path, parcels = asyncio.run(prepare(database_url, count, instant=instant))
+        world = World(args, children, env)
+        world.start_front()
+        what = f"{args.database}, {args.settings} settings, 1 serve + {args.workers} worker(s)"
+        if saturate:
+            print(f"worker events/s: backlog of {count} events, {what}, fake Twilio", flush=True)
+            report = measure_saturation(world, path, parcels)
+            print_saturation(report, args.workers)
+        else:
+            events = count - WARMUP_EVENTS
+            print(f"notify latency: {events} events at {args.rate:.0f}/s, {what}", flush=True)
+            report = measure_latency(world, path, parcels)
+            print_latency(report)
+    return report | {
+        "mode": "saturate" if saturate else "latency",
+        "rate": None if saturate else args.rate,
+        "database": args.database,
+        "settings": args.settings,
+        "workers": args.workers,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=500.0, help="webhooks per second")
+    parser.add_argument("--rate", type=float, default=200.0, help="webhooks per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--workers", type=int, default=1, choices=range(1, 9))
+    parser.add_argument("--settings", choices=("default", "instant"), default="default")
+    parser.add_argument("--saturate", type=int, metavar="N", help="a worker's events/s instead")
+    parser.add_argument("--drain-timeout", type=float, default=120.0, help="seconds")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--py-spy", metavar="DIR", help="profile the worker (--saturate)")
     parser.add_argument("--log-dir", type=Path, help="keep the processes' logs (INFO) here")
     parser.add_argument("--serve-fake-twilio", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake_twilio:
         serve_fake_twilio(args.serve_fake_twilio)
         return
+    if args.saturate is not None and not 1 <= args.saturate <= MAX_EVENTS:
+        parser.error(f"--saturate must be 1..{MAX_EVENTS}")
     try:
-        run(args)
+        report = run(args)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
+        if args.json:
+            write_json(args.json, {"error": str(exc)})
         sys.exit(1)
+    if args.json:
+        write_json(args.json, report)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ GETs each page as a phone would (gzip) on an open-loop schedule of `--rate` requ
 Server-Timing and the client's send-to-last-byte latency on loopback (an upper bound of the server
 time), and the page's size (HTML with its inline CSS) on the wire. Targets: p99 <= 20 ms and under
 30 KB compressed. Every step has a timeout; the server and Redis are stopped at the end. Writes
-benchmarks/results/tracking_page.json (git-ignored).
+benchmarks/results/tracking_page.json (git-ignored), or the file `--json` names.
 """
 
 from __future__ import annotations
@@ -367,6 +367,7 @@ def main() -> int:
         default="sqlite",
         help="a fresh SQLite file, or a throwaway PostgreSQL (tests/services.py)",
     )
+    parser.add_argument("--json", type=Path, default=RESULTS, help="where the figures go")
     args = parser.parse_args()
     if not 1 <= args.rate <= 5000 or not 1 <= args.duration <= 300:
         parser.error("--rate must be 1..5000 and --duration 1..300")
@@ -383,8 +384,8 @@ def main() -> int:
             return 1
     report["database"] = args.database
     print_report(report)
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

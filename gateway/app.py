@@ -126,7 +126,14 @@ async def _proof_storage(app: web.Application) -> AsyncIterator[None]:
 async def _background(app: web.Application) -> AsyncIterator[None]:
     writers = 1 if app[SETTINGS].is_sqlite else 4
     writer = IngestWriter(app[DB], writers=writers)
-    relay = OutboxRelay(app[DB], app[REDIS], poll_s=app[SETTINGS].outbox_poll_s, finders=FINDERS)
+    relay = OutboxRelay(
+        app[DB],
+        app[REDIS],
+        poll_s=app[SETTINGS].outbox_poll_s,
+        finders=FINDERS,
+        record=writer.mark_relayed,
+    )
+    writer.relay_to(relay.hand)  # committed outbox jobs go to arq without a read-back
     connections = ConnectionCache(app[DB], app[REDIS])  # changes heard from every process
     app[INGEST] = writer
     app[RELAY] = relay

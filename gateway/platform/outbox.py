@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.platform.bulk import RawCursor
 from gateway.platform.tables import outbox
 from gateway.platform.upsert import insert_ignore
 
@@ -22,6 +23,8 @@ class PendingJob:
     function: str
     args: list[Any]
 
+
+_IDS_PER_STATEMENT: Final = 500
 
 _ADDED: ContextVar[list[PendingJob] | None] = ContextVar("outbox_jobs_added", default=None)
 
@@ -37,7 +40,9 @@ def collect_added_jobs() -> Iterator[list[PendingJob]]:
         _ADDED.reset(token)
 
 
-async def claim_pending(conn: AsyncConnection, limit: int) -> list[PendingJob]:
+async def claim_pending(
+    conn: AsyncConnection, limit: int, *, created_before: datetime | None = None
+) -> list[PendingJob]:
     """Oldest rows not yet handed to arq (read only: arq's job-id check stops doubles)."""
     query = (
         sa.select(outbox.c.job_id, outbox.c.function, outbox.c.args)
@@ -45,6 +50,8 @@ async def claim_pending(conn: AsyncConnection, limit: int) -> list[PendingJob]:
         .order_by(outbox.c.created_at)
         .limit(limit)
     )
+    if created_before is not None:
+        query = query.where(outbox.c.created_at <= created_before)
     return [
         PendingJob(r.job_id, r.function, list(r.args)) for r in (await conn.execute(query)).all()
     ]
@@ -57,6 +64,16 @@ async def mark_enqueued(conn: AsyncConnection, job_ids: list[str]) -> None:
             .where(outbox.c.job_id.in_(job_ids))
             .values(enqueued_at=datetime.now(UTC))
         )
+
+
+def record_enqueued(conn: sa.Connection, job_ids: Sequence[str], now: datetime) -> None:
+    """`mark_enqueued` inside a synchronous transaction (the ingest writer's), on the raw driver."""
+    cursor = RawCursor(conn)
+    bind = cursor.binder(outbox, ("enqueued_at",))
+    for start in range(0, len(job_ids), _IDS_PER_STATEMENT):
+        chunk = job_ids[start : start + _IDS_PER_STATEMENT]
+        sql = cursor.update_sql(outbox, {"enqueued_at": "{}"}, where_in=("job_id", len(chunk)))
+        cursor.execute(sql, [*bind({"enqueued_at": now}), *chunk])
 
 
 async def count_pending(conn: AsyncConnection) -> int:

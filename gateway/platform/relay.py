@@ -8,6 +8,12 @@ While Redis or the database is away the relay backs off (up to MAX_BACKOFF_S) an
 `wake()`, so a stream of accepted webhooks does not turn into a stream of failing attempts.
 At start-up, and again once an outage is over, it runs the reconciler (gateway/platform/
 reconcile.py): work relayed before the outage may have been lost with Redis.
+
+Two ways in: a writer that just committed outbox rows hands them over (`hand`), and they go to
+arq without being read back; and every `poll_s` (or on `wake`) the relay drains what is pending
+in the table, which catches rows whose hand-over was lost (a crash, Redis away) and rows other
+processes wrote. With a `record` callback, handed jobs are reported relayed to their writer,
+which records that in its next transaction; otherwise the relay marks them itself.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Final
 
 from arq.connections import ArqRedis
@@ -33,6 +40,7 @@ log = logging.getLogger(__name__)
 BATCH: Final = 200
 MAX_BACKOFF_S: Final = 30.0
 STOP_WAIT_S: Final = 10.0  # a round under way gets this long to finish at shutdown
+Record = Callable[[Sequence[str]], None]
 
 
 async def hand_over(engine: AsyncEngine, redis: ArqRedis, jobs: list[PendingJob]) -> None:
@@ -54,12 +62,17 @@ class OutboxRelay:
         *,
         poll_s: float = 1.0,
         finders: Sequence[Finder] = (),
+        record: Record | None = None,
     ) -> None:
-        """`finders`: where the reconciler looks at start-up and after an outage (none: never)."""
+        """`finders`: where the reconciler looks at start-up and after an outage (none: never).
+        `record`: told the ids of handed jobs once they are in arq (else they are marked here)."""
         self._engine = engine
         self._redis = redis
         self._poll_s = poll_s
         self._finders = tuple(finders)
+        self._record = record
+        self._handed: list[PendingJob] = []
+        self._drain_now = True  # the first round drains
         self._wake = asyncio.Event()
         self._stopping = False
         self._backoff = Backoff(poll_s, MAX_BACKOFF_S)
@@ -70,6 +83,15 @@ class OutboxRelay:
 
         While backing off from a failure it changes nothing: the rows wait in the outbox.
         """
+        self._drain_now = True
+        self._wake.set()
+
+    def hand(self, jobs: Sequence[PendingJob]) -> None:
+        """Jobs just committed to the outbox: to arq now, without reading them back. While
+        backing off they are not kept: they wait in the outbox for the drain after the outage."""
+        if self._backoff.failures or self._stopping:
+            return
+        self._handed.extend(jobs)
         self._wake.set()
 
     def start(self) -> None:
@@ -90,12 +112,15 @@ class OutboxRelay:
                 await self._task
 
     async def drain(self) -> int:
-        """Relay everything pending; returns how many jobs were handed to arq."""
-        total = 0
+        """Relay what was pending when called; returns how many jobs were handed to arq.
+
+        Rows committed meanwhile wait for the next round: under steady load there are always
+        a few just handed over and not yet recorded, and chasing them would never end."""
+        total, began = 0, datetime.now(UTC)
         while True:
             async with self._engine.connect() as conn:
                 await conn.execution_options(**{READ_ONLY: True})
-                pending = await claim_pending(conn, BATCH)
+                pending = await claim_pending(conn, BATCH, created_before=began)
                 await conn.rollback()
             if not pending:
                 return total
@@ -104,21 +129,28 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         reconcile_due = bool(self._finders)  # at start-up: Redis may have lost jobs meanwhile
-        delay = 0.0
+        delay, drained_at = 0.0, 0.0
         while True:
             await self._pause(delay)
             if self._stopping:
                 return
             try:
-                await self.drain()
+                await self._relay_handed()
+                loop = asyncio.get_running_loop()
+                due = self._drain_now or loop.time() >= drained_at + self._poll_s
+                if due or self._backoff.failures:
+                    self._drain_now = False
+                    drained_at = loop.time()
+                    await self.drain()
                 if reconcile_due:
                     await reconcile(self._engine, self._redis, self._finders)
                     reconcile_due = False
                 if self._backoff.failures:
                     log.info("outbox relay reconnected after %d failures", self._backoff.failures)
                 self._backoff.reset()
-                delay = self._poll_s
+                delay = max(0.0, drained_at + self._poll_s - asyncio.get_running_loop().time())
             except Exception as exc:  # Redis or database away: keep the rows, try again later
+                self._handed.clear()  # in the table still: the drain after the outage has them
                 OUTBOX_RELAY_ERRORS.inc()
                 reconcile_due = bool(self._finders)  # once it is over, look for lost jobs
                 delay = self._backoff.next_delay_s()
@@ -128,6 +160,16 @@ class OutboxRelay:
                     )
                 else:
                     log.exception("outbox relay failed; retrying in %.1fs", delay)
+
+    async def _relay_handed(self) -> None:
+        while self._handed:
+            jobs, self._handed = self._handed[:BATCH], self._handed[BATCH:]
+            if self._record is None:
+                await hand_over(self._engine, self._redis, jobs)
+                continue
+            await enqueue_many(self._redis, [(j.job_id, j.function, j.args) for j in jobs])
+            OUTBOX_RELAYED.inc(len(jobs))
+            self._record([job.job_id for job in jobs])
 
     async def _pause(self, delay_s: float) -> None:
         """Wait `delay_s`; new rows (`wake`) end the wait early, except while backing off."""

@@ -6,6 +6,7 @@ Alembic and the tests. Alembic migrations mirror the tables.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,11 +38,26 @@ class UtcDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_text  # the text SQLite's DATETIME stores, in one C call
+        return super().bind_processor(dialect)
+
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
         assert isinstance(value, datetime)  # noqa: S101 - driver contract
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    """What process_bind_param and SQLAlchemy's SQLite DATETIME make of `value`, as one step:
+    `2026-03-14 13:12:40.000000`, naive UTC (bound once per timestamp on every write)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime stored")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def id_column() -> sa.Column[str]:

@@ -1,7 +1,9 @@
 """The ingest transaction: raw payloads, events, shipment state and outbox rows, all or nothing.
 
 Written for batches (gateway/shipments/writer.py commits the requests that arrive together): each
-step is one statement for the whole batch, so the cost per request falls as load rises.
+step is one statement for the whole batch, so the cost per request falls as load rises. The
+statements run on the raw driver (gateway/platform/bulk.py): on this path Core's per-statement
+and per-row work cost more than the database did.
 """
 
 from __future__ import annotations
@@ -9,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.events import CanonicalEvent, Status
 from gateway.domain.timeline import ShipmentState, apply_event
-from gateway.platform.ids import new_id
+from gateway.platform.bulk import RawCursor
+from gateway.platform.bulk_writes import Write, write_all
+from gateway.platform.ids import new_ids
 from gateway.platform.names import Job
+from gateway.platform.outbox import PendingJob
 from gateway.platform.tables import outbox
-from gateway.platform.upsert import insert_ignore
 from gateway.shipments.tables import events, raw_payloads, shipment_changes, shipments
 
 ShipmentKey = tuple[str, str, str]  # tenant_id, carrier, tracking_number
@@ -42,6 +46,12 @@ class IngestResult:
     changes: tuple[str, ...]  # shipment_changes ids of the shipments this request moved
 
 
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    results: list[IngestResult]  # one per request, in order
+    jobs: tuple[PendingJob, ...]  # the outbox jobs the transaction wrote
+
+
 @dataclass(slots=True)
 class _Shipment:
     id: str
@@ -55,29 +65,30 @@ async def ingest(
     conn: AsyncConnection, req: IngestRequest, *, now: datetime | None = None
 ) -> IngestResult:
     """Store one accepted carrier request inside the caller's transaction."""
-    results = await conn.run_sync(lambda sync_conn: ingest_batch(sync_conn, [req], now=now))
-    return results[0]
+    outcome = await conn.run_sync(lambda sync_conn: ingest_batch(sync_conn, [req], now=now))
+    return outcome.results[0]
 
 
 def ingest_batch(
     conn: sa.Connection, batch: Sequence[IngestRequest], *, now: datetime | None = None
-) -> list[IngestResult]:
+) -> IngestOutcome:
     """Store accepted carrier requests inside the caller's transaction, one result per request.
 
     Synchronous on purpose: PostgreSQL runs it through `AsyncConnection.run_sync`, SQLite in the
     ingest writer's own thread, so a whole batch costs one hop to the database thread, not one
-    per statement.
+    per statement. Statements go to the raw driver (gateway/platform/bulk.py), a few per batch.
     """
     now = now or datetime.now(UTC)
-    conn.execute(raw_payloads.insert(), [_raw_row(req, now) for req in batch])
+    cursor = RawCursor(conn)
     keys = sorted({(r.tenant_id, r.carrier, e.tracking_number) for r in batch for e in r.events})
+    write_all(cursor, [_raw_payloads(batch, now), _new_shipments(keys, now)])  # one round trip
     if not keys:
-        return [IngestResult(0, 0, ()) for _ in batch]
-    found = _lock_shipments(conn, keys, now)
+        return IngestOutcome([IngestResult(0, 0, ()) for _ in batch], ())
+    found = _lock_shipments(cursor, keys)
     new_rows, owners, repeats = _event_rows(batch, found, now)
-    inserted = _insert_events(conn, new_rows)
-    _enrich(conn, [r for r in new_rows if (r["shipment_id"], r["identity"]) not in inserted])
-    _enrich(conn, repeats)
+    inserted = _insert_events(cursor, new_rows)
+    _enrich(cursor, [r for r in new_rows if (r["shipment_id"], r["identity"]) not in inserted])
+    _enrich(cursor, repeats)
     stored = [0] * len(batch)
     for row in new_rows:
         if (row["shipment_id"], row["identity"]) in inserted:
@@ -85,8 +96,8 @@ def ingest_batch(
             stored[index] += 1
             shipment = found[(batch[index].tenant_id, batch[index].carrier, row["tracking_number"])]
             _move(shipment, row)
-    changes = _record_changes(conn, list(found.values()), now)
-    return [
+    changes, jobs = _record_changes(cursor, list(found.values()), now)
+    results = [
         IngestResult(
             stored[i],
             len(req.events) - stored[i],
@@ -94,69 +105,107 @@ def ingest_batch(
         )
         for i, req in enumerate(batch)
     ]
+    return IngestOutcome(results, jobs)
 
 
-def _raw_row(req: IngestRequest, now: datetime) -> dict[str, Any]:
-    return {
-        "id": new_id("raw"),
-        "tenant_id": req.tenant_id,
-        "connection_id": req.connection_id,
-        "carrier": req.carrier,
-        "headers": dict(req.headers),
-        "body": req.body,
-        "event_count": len(req.events),
-        "received_at": now,
-    }
+_RAW_COLUMNS: Final = (
+    "id",
+    "tenant_id",
+    "connection_id",
+    "carrier",
+    "headers",
+    "body",
+    "event_count",
+    "received_at",
+)
 
 
-def _lock_shipments(
-    conn: sa.Connection, keys: list[ShipmentKey], now: datetime
-) -> dict[ShipmentKey, _Shipment]:
-    """Create missing shipments, then read and (PostgreSQL) row-lock all, in one sorted order."""
-    conn.execute(
-        insert_ignore(shipments, conn.dialect.name),
+def _raw_payloads(batch: Sequence[IngestRequest], now: datetime) -> Write:
+    ids = new_ids("raw", len(batch))
+    rows = [
+        {
+            "id": raw_id,
+            "tenant_id": req.tenant_id,
+            "connection_id": req.connection_id,
+            "carrier": req.carrier,
+            "headers": dict(req.headers),
+            "body": req.body,
+            "event_count": len(req.events),
+            "received_at": now,
+        }
+        for raw_id, req in zip(ids, batch, strict=True)
+    ]
+    return Write(raw_payloads, _RAW_COLUMNS, rows)
+
+
+_NEW_SHIPMENT_COLUMNS: Final = (
+    "id",
+    "tenant_id",
+    "carrier",
+    "tracking_number",
+    "registered",
+    "status",
+    "created_at",
+    "updated_at",
+)
+_STATE_COLUMNS: Final = (
+    "id",
+    "tenant_id",
+    "carrier",
+    "tracking_number",
+    "status",
+    "status_at",
+    "estimated_delivery",
+    "eta_at",
+)
+
+
+def _new_shipments(keys: list[ShipmentKey], now: datetime) -> Write:
+    """Shipments not seen before, created unregistered (existing ones are left alone)."""
+    rows = [
+        {
+            "id": shipment_id,
+            "tenant_id": tenant_id,
+            "carrier": carrier,
+            "tracking_number": number,
+            "registered": False,
+            "status": Status.UNKNOWN.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for shipment_id, (tenant_id, carrier, number) in zip(
+            new_ids("shp", len(keys)), keys, strict=True
+        )
+    ]
+    return Write(shipments, _NEW_SHIPMENT_COLUMNS, rows, ignore_conflicts=True)
+
+
+def _lock_shipments(cursor: RawCursor, keys: list[ShipmentKey]) -> dict[ShipmentKey, _Shipment]:
+    """Read and (PostgreSQL) row-lock the batch's shipments, in one sorted order."""
+    # One IN per column (not a row-value IN, which SQLite answers with a table scan); the few
+    # extra combinations this matches are dropped below.
+    tenants, carriers, numbers = (sorted({k[i] for k in keys}) for i in range(3))
+    params = [*tenants, *carriers, *numbers]
+    sql = cursor.select_in_sql(
+        shipments,
+        _STATE_COLUMNS,
         [
-            {
-                "id": new_id("shp"),
-                "tenant_id": tenant_id,
-                "carrier": carrier,
-                "tracking_number": number,
-                "registered": False,
-                "status": Status.UNKNOWN.value,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for tenant_id, carrier, number in keys
+            ("tenant_id", len(tenants)),
+            ("carrier", len(carriers)),
+            ("tracking_number", len(numbers)),
         ],
+        order_by="id",
+        for_update=True,
     )
-    query = (
-        sa.select(
-            shipments.c.id,
-            shipments.c.tenant_id,
-            shipments.c.carrier,
-            shipments.c.tracking_number,
-            shipments.c.status,
-            shipments.c.status_at,
-            shipments.c.estimated_delivery,
-            shipments.c.eta_at,
-        )
-        # One IN per column (not a row-value IN, which SQLite answers with a table scan); the
-        # few extra combinations this matches are dropped below.
-        .where(
-            shipments.c.tenant_id.in_({k[0] for k in keys}),
-            shipments.c.carrier.in_({k[1] for k in keys}),
-            shipments.c.tracking_number.in_({k[2] for k in keys}),
-        )
-        .order_by(shipments.c.id)
-        .with_for_update()
-    )
+    read = cursor.reader(shipments, _STATE_COLUMNS)
     found: dict[ShipmentKey, _Shipment] = {}
     wanted = set(keys)
-    for row in (conn.execute(query)).all():
-        if (row.tenant_id, row.carrier, row.tracking_number) not in wanted:
+    for raw in cursor.execute(sql, params):
+        shipment_id, tenant_id, carrier, number, status, status_at, eta, eta_at = read(raw)
+        if (tenant_id, carrier, number) not in wanted:
             continue
-        state = ShipmentState(Status(row.status), row.status_at, row.estimated_delivery, row.eta_at)
-        found[(row.tenant_id, row.carrier, row.tracking_number)] = _Shipment(row.id, state, state)
+        state = ShipmentState(Status(status), status_at, eta, eta_at)
+        found[(tenant_id, carrier, number)] = _Shipment(shipment_id, state, state)
     return found
 
 
@@ -199,32 +248,55 @@ def _event_row(shipment_id: str, event: CanonicalEvent, now: datetime) -> dict[s
     }
 
 
-def _insert_events(conn: sa.Connection, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+_EVENT_COLUMNS: Final = (
+    "shipment_id",
+    "identity",
+    "carrier",
+    "status",
+    "carrier_status_code",
+    "occurred_at",
+    "location",
+    "description",
+    "estimated_delivery",
+    "signed_by",
+    "photo_url",
+    "received_at",
+)
+_EVENTS_PER_STATEMENT: Final = 64  # a multi-row VALUES stays far below both drivers' limits
+
+
+def _insert_events(cursor: RawCursor, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
     """Insert what is new; returns the (shipment_id, identity) pairs that were."""
-    if not rows:
-        return set()
-    statement = insert_ignore(events, conn.dialect.name).returning(
-        events.c.shipment_id, events.c.identity
-    )
-    params = [{k: v for k, v in row.items() if k != "tracking_number"} for row in rows]
-    result = conn.execute(statement, params)
-    return {(row.shipment_id, row.identity) for row in result.all()}
-
-
-def _enrich(conn: sa.Connection, repeats: list[dict[str, Any]]) -> None:
-    """A re-delivered event only fills in proof of delivery the stored one lacks."""
-    for row in repeats:
-        if not (row["signed_by"] or row["photo_url"]):
-            continue
-        same = (events.c.shipment_id == row["shipment_id"]) & (events.c.identity == row["identity"])
-        conn.execute(
-            events.update()
-            .where(same)
-            .values(
-                signed_by=sa.func.coalesce(events.c.signed_by, row["signed_by"]),
-                photo_url=sa.func.coalesce(events.c.photo_url, row["photo_url"]),
-            )
+    bind = cursor.binder(events, _EVENT_COLUMNS)
+    inserted: set[tuple[str, str]] = set()
+    for start in range(0, len(rows), _EVENTS_PER_STATEMENT):
+        chunk = rows[start : start + _EVENTS_PER_STATEMENT]
+        sql = cursor.insert_sql(
+            events,
+            _EVENT_COLUMNS,
+            rows=len(chunk),
+            ignore_conflicts=True,
+            returning=("shipment_id", "identity"),
         )
+        inserted.update(
+            (shipment_id, identity)
+            for shipment_id, identity in cursor.execute(sql, bind.flat(chunk))
+        )
+    return inserted
+
+
+def _enrich(cursor: RawCursor, repeats: list[dict[str, Any]]) -> None:
+    """A re-delivered event only fills in proof of delivery the stored one lacks."""
+    proofs = [r for r in repeats if r["signed_by"] or r["photo_url"]]
+    if not proofs:
+        return
+    bind = cursor.binder(events, ("signed_by", "photo_url", "shipment_id", "identity"))
+    sql = cursor.update_sql(
+        events,
+        {"signed_by": "coalesce(signed_by, {})", "photo_url": "coalesce(photo_url, {})"},
+        where=("shipment_id", "identity"),
+    )
+    cursor.executemany(sql, [bind(row) for row in proofs])
 
 
 def _move(shipment: _Shipment, row: dict[str, Any]) -> None:
@@ -235,66 +307,71 @@ def _move(shipment: _Shipment, row: dict[str, Any]) -> None:
         shipment.state, shipment.newest = moved, row["identity"]
 
 
-def _record_changes(conn: sa.Connection, touched: list[_Shipment], now: datetime) -> dict[str, str]:
-    """Update moved shipments; one change and one outbox job each. {shipment id: change id}."""
+_STATE_UPDATE: Final = ("status", "status_at", "estimated_delivery", "eta_at", "updated_at", "id")
+_CHANGE_COLUMNS: Final = (
+    "id",
+    "shipment_id",
+    "status_before",
+    "status_after",
+    "eta_before",
+    "eta_after",
+    "event_identity",
+    "created_at",
+)
+_OUTBOX_COLUMNS: Final = ("job_id", "function", "args", "created_at")
+
+
+def _record_changes(
+    cursor: RawCursor, touched: list[_Shipment], now: datetime
+) -> tuple[dict[str, str], tuple[PendingJob, ...]]:
+    """Update moved shipments; one change and one outbox job each.
+
+    Returns {shipment id: change id} and the outbox jobs written."""
     moved = [s for s in touched if s.state != s.before and s.newest is not None]
     if not moved:
-        return {}
-    update = (
-        shipments.update()
-        .where(shipments.c.id == sa.bindparam("b_id"))
-        .values(
-            status=sa.bindparam("b_status"),
-            status_at=sa.bindparam("b_status_at"),
-            estimated_delivery=sa.bindparam("b_eta"),
-            eta_at=sa.bindparam("b_eta_at"),
-            updated_at=sa.bindparam("b_now"),
-        )
-    )
-    conn.execute(
-        update,
-        [
-            {
-                "b_id": s.id,
-                "b_status": s.state.status.value,
-                "b_status_at": s.state.status_at,
-                "b_eta": s.state.estimated_delivery,
-                "b_eta_at": s.state.eta_at,
-                "b_now": now,
-            }
-            for s in moved
-        ],
-    )
+        return {}, ()
     change_ids = {s.id: f"{s.id}:{s.newest}" for s in moved}
-    conn.execute(
-        shipment_changes.insert(),
+    jobs = tuple(
+        PendingJob(change_job_id(change_ids[s.id]), Job.SHIPMENT_CHANGED.value, [change_ids[s.id]])
+        for s in moved
+    )
+    states = [
+        {
+            "status": s.state.status.value,
+            "status_at": s.state.status_at,
+            "estimated_delivery": s.state.estimated_delivery,
+            "eta_at": s.state.eta_at,
+            "updated_at": now,
+            "id": s.id,
+        }
+        for s in moved
+    ]
+    changes = [
+        {
+            "id": change_ids[s.id],
+            "shipment_id": s.id,
+            "status_before": s.before.status.value,
+            "status_after": s.state.status.value,
+            "eta_before": s.before.estimated_delivery,
+            "eta_after": s.state.estimated_delivery,
+            "event_identity": s.newest,
+            "created_at": now,
+        }
+        for s in moved
+    ]
+    work = [
+        {"job_id": j.job_id, "function": j.function, "args": j.args, "created_at": now}
+        for j in jobs
+    ]
+    write_all(  # one round trip
+        cursor,
         [
-            {
-                "id": change_ids[s.id],
-                "shipment_id": s.id,
-                "status_before": s.before.status.value,
-                "status_after": s.state.status.value,
-                "eta_before": s.before.estimated_delivery,
-                "eta_after": s.state.estimated_delivery,
-                "event_identity": s.newest,
-                "created_at": now,
-            }
-            for s in moved
+            Write(shipments, _STATE_UPDATE, states, key="id"),
+            Write(shipment_changes, _CHANGE_COLUMNS, changes),
+            Write(outbox, _OUTBOX_COLUMNS, work, ignore_conflicts=True),
         ],
     )
-    conn.execute(
-        insert_ignore(outbox, conn.dialect.name),
-        [
-            {
-                "job_id": change_job_id(change_ids[s.id]),
-                "function": Job.SHIPMENT_CHANGED.value,
-                "args": [change_ids[s.id]],
-                "created_at": now,
-            }
-            for s in moved
-        ],
-    )
-    return change_ids
+    return change_ids, jobs
 
 
 def change_job_id(change_id: str) -> str:

@@ -4,6 +4,10 @@ SQLite takes one writer at a time, so a transaction per request caps throughput 
 rate. The writer drains whatever is queued into one transaction; each request still gets its
 202 only after that commit. If the batch fails, each request is retried alone so one bad
 request cannot fail its neighbours.
+
+After each commit the outbox jobs it wrote go straight to the relay (`relay_to`), which hands
+them to arq without reading them back; the relay reports them relayed (`mark_relayed`) and the
+next transaction records that, so relaying adds no transaction of its own on the hot path.
 """
 
 from __future__ import annotations
@@ -11,21 +15,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Final
 
 import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.platform.db import create_sync_sqlite_engine
+from gateway.platform.db import create_engine, create_sync_sqlite_engine
 from gateway.platform.metrics import INGEST_BATCH_SIZE
 from gateway.platform.outages import DatabaseUnavailable, database_unreachable
-from gateway.shipments.store_ingest import IngestRequest, IngestResult, ingest_batch
+from gateway.platform.outbox import PendingJob, record_enqueued
+from gateway.shipments.store_ingest import IngestOutcome, IngestRequest, IngestResult, ingest_batch
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[IngestRequest, "asyncio.Future[IngestResult]"]
+_Item = tuple[IngestRequest, "asyncio.Future[IngestResult]"] | None  # None: marks to record
+OnCommit = Callable[[Sequence[PendingJob]], None]
 
 
 class IngestWriter:
@@ -35,20 +43,33 @@ class IngestWriter:
         self._max_batch = max_batch
         self._writers = writers
         self._tasks: list[asyncio.Task[None]] = []
+        self._on_commit: OnCommit | None = None
+        self._relayed: list[str] = []  # outbox job ids handed to arq, not yet recorded
         # SQLite: the whole batch runs in one dedicated thread on a blocking engine, one hop
         # instead of one per statement through aiosqlite's thread.
         self._sqlite: sa.Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._postgres: AsyncEngine | None = None
+        if engine.dialect.name == "postgresql":
+            # Its own pool without pre-ping (three round trips a batch); see _transaction.
+            url = engine.url.render_as_string(hide_password=False)
+            self._postgres = create_engine(url, pool_size=writers, pre_ping=False)
         if engine.dialect.name == "sqlite":
             self._sqlite = create_sync_sqlite_engine(
-                engine.url.render_as_string(hide_password=False)
+                engine.url.render_as_string(hide_password=False), poll_write_lock=True
             )
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-sqlite")
 
-    def _commit_sqlite(self, requests: list[IngestRequest]) -> list[IngestResult]:
-        assert self._sqlite is not None  # noqa: S101 - only called when set
-        with self._sqlite.begin() as conn:
-            return ingest_batch(conn, requests)
+    def relay_to(self, on_commit: OnCommit) -> None:
+        """After each commit, `on_commit(jobs)` gets the outbox jobs it wrote."""
+        self._on_commit = on_commit
+
+    def mark_relayed(self, job_ids: Sequence[str]) -> None:
+        """Record, with the next transaction, that these outbox jobs reached arq."""
+        wake = not self._relayed
+        self._relayed.extend(job_ids)
+        if wake and job_ids:
+            self._queue.put_nowait(None)
 
     def start(self) -> None:
         self._tasks = [
@@ -69,6 +90,8 @@ class IngestWriter:
             await asyncio.to_thread(self._thread.shutdown, wait=True)
         if self._sqlite is not None:
             await asyncio.to_thread(self._sqlite.dispose)
+        if self._postgres is not None:
+            await self._postgres.dispose()
 
     async def submit(self, request: IngestRequest) -> IngestResult:
         """Returns once the request's events are committed; raises if they could not be
@@ -79,27 +102,30 @@ class IngestWriter:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            items = [await self._queue.get()]
+            while len(items) < self._max_batch and not self._queue.empty():
+                items.append(self._queue.get_nowait())
             try:
-                await self._commit(batch)
+                batch = [item for item in items if item is not None]
+                relayed, self._relayed = self._relayed, []
+                await self._commit(batch, relayed)
             finally:
-                for _ in batch:
+                for _ in items:
                     self._queue.task_done()
 
-    async def _commit(self, batch: list[_Item]) -> None:
-        INGEST_BATCH_SIZE.observe(len(batch))
+    async def _commit(
+        self, batch: list[tuple[IngestRequest, asyncio.Future[IngestResult]]], relayed: list[str]
+    ) -> None:
+        if not batch and not relayed:
+            return  # a wake-up whose marks an earlier batch already took
+        if batch:
+            INGEST_BATCH_SIZE.observe(len(batch))
         requests = [request for request, _ in batch]
         try:
-            if self._sqlite is not None:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    self._thread, self._commit_sqlite, requests
-                )
-            else:
-                async with self._engine.begin() as conn:
-                    results = await conn.run_sync(ingest_batch, requests)
+            outcome = await self._transaction(requests, relayed)
         except Exception as exc:
+            if relayed:  # harmless to lose: the relay's poll re-sends, arq drops the doubles
+                log.warning("recording %d relayed outbox jobs failed", len(relayed))
             if database_unreachable(exc):  # one by one would fail the same way
                 log.warning("ingest: database unreachable (%s)", type(exc).__name__)
                 for _, future in batch:
@@ -109,13 +135,51 @@ class IngestWriter:
                 log.exception("ingest transaction failed")
                 _fail(batch[0][1], RuntimeError("ingest transaction failed"))
                 return
-            log.warning("ingest batch of %d failed; retrying one by one", len(batch))
+            if batch:
+                log.warning("ingest batch of %d failed; retrying one by one", len(batch))
             for item in batch:
-                await self._commit([item])
+                await self._commit([item], [])
             return
-        for (_, future), result in zip(batch, results, strict=True):
+        if outcome.jobs and self._on_commit is not None:
+            self._on_commit(outcome.jobs)
+        for (_, future), result in zip(batch, outcome.results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+    async def _transaction(
+        self, requests: list[IngestRequest], relayed: list[str]
+    ) -> IngestOutcome:
+        if self._sqlite is not None:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._commit_sqlite, requests, relayed
+            )
+        engine = self._postgres or self._engine
+        for attempt in (1, 2):
+            async with engine.connect() as conn:
+                try:
+                    async with conn.begin():
+                        return await conn.run_sync(_write, requests, relayed)
+                except Exception:
+                    if attempt == 2:
+                        raise
+                    # Without pre-ping, a pooled connection may have died (a database restart)
+                    # and the driver does not always say so plainly: once more, on a new one.
+                    await conn.invalidate()
+        raise AssertionError("unreachable")
+
+    def _commit_sqlite(self, requests: list[IngestRequest], relayed: list[str]) -> IngestOutcome:
+        assert self._sqlite is not None  # noqa: S101 - only called when set
+        with self._sqlite.begin() as conn:
+            return _write(conn, requests, relayed)
+
+
+def _write(conn: sa.Connection, requests: list[IngestRequest], relayed: list[str]) -> IngestOutcome:
+    now = datetime.now(UTC)
+    if relayed:
+        record_enqueued(conn, relayed, now)
+    if not requests:
+        return IngestOutcome([], ())
+    return ingest_batch(conn, requests, now=now)
 
 
 def _fail(future: asyncio.Future[IngestResult], error: Exception) -> None:
