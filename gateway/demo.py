@@ -26,7 +26,7 @@ from gateway.platform.migrate import upgrade
 from gateway.platform.settings import Settings
 from gateway.shipments.store import Registration, register
 from gateway.tenants import store as tenants
-from gateway.tracking.store_links import mint_token, tracking_url
+from gateway.tracking.store_short_links import current_tracking_url
 from gateway.worker import build_worker
 from webhooks.base import AuthScheme, ConnectionAuth
 
@@ -117,11 +117,13 @@ async def _replay_forever(
             tracking_number = "1ZDEMO" + secrets.token_hex(6).upper()
             async with app[DB].begin() as conn:
                 shipment_id = await register(conn, tenant_id, _registration(tracking_number))
-                token, _ = await mint_token(conn, shipment_id)
+                page = await current_tracking_url(
+                    conn, app[SETTINGS].public_url, shipment_id, datetime.now(UTC)
+                )
             click.echo(
                 f"  demo parcel {tracking_number}: label created, updates every {STEP_S:.0f}s"
             )
-            click.echo(f"  customer tracking page: {tracking_url(app[SETTINGS].public_url, token)}")
+            click.echo(f"  customer tracking page: {page}")
             outbox = f"{app[SETTINGS].public_url}/v1/notifications?shipment_id={shipment_id}"
             click.echo(f"  its notifications (API key above): {outbox}")
             for step in _UPS_STEPS:

@@ -15,7 +15,7 @@ from gateway.shipments import store as shipment_store
 from gateway.shipments.schemas import RecipientOut, ShipmentIn, ShipmentOut
 from gateway.shipments.store import Registration, ShipmentExists
 from gateway.tenants.auth import require_tenant
-from gateway.tracking.store_links import current_tracking_url
+from gateway.tracking.store_short_links import current_tracking_url
 
 TAG = "merchant"
 
@@ -61,7 +61,7 @@ async def find_shipment(request: web.Request) -> web.Response:
 
 
 async def _shipment_json(request: web.Request, tenant_id: str, shipment_id: str) -> dict[str, Any]:
-    async with request.app[DB].begin() as conn:  # begin: the very first link creates its key
+    async with request.app[DB].begin() as conn:  # begin: the shipment's first link is written
         row = await shipment_store.get(conn, tenant_id, shipment_id)
         if row is None:
             raise not_found("shipment")

@@ -30,6 +30,7 @@ from gateway.platform.http.errors import ApiError
 from gateway.platform.http.openapi import read_body
 from gateway.tracking import pages
 from gateway.tracking import store as tracking
+from gateway.tracking.link_resolver import LinkResolver
 from gateway.tracking.links import delivered_long_ago
 from gateway.tracking.page_text import PageLocale, from_accept_language, supported
 from gateway.tracking.pages import json_page_response, page_response, render
@@ -45,14 +46,13 @@ from gateway.tracking.rules import (
     editable_until,
 )
 from gateway.tracking.store import TrackedEvent, TrackedShipment
-from gateway.tracking.store_links import KeyRing, delivered_at
+from gateway.tracking.store_links import delivered_at
 from gateway.tracking.store_ratings import Rating
 from gateway.tracking.view import Notice, PageInput, TrackingView, build_view, inline_photo
 
 log = logging.getLogger(__name__)
 
-KEYRING: Final = web.AppKey("link_keyring", KeyRing)
-MAX_TOKEN_CHARS: Final = 200
+LINKS: Final = web.AppKey("tracking_links", LinkResolver)
 PHOTO_HEADERS: Final = {
     "Cache-Control": "private, max-age=3600",
     "X-Content-Type-Options": "nosniff",
@@ -78,12 +78,13 @@ class Loaded:
 
 
 async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
-    """The shipment behind a valid, current token. Raises HTTPNotFound (the 404 page) if none."""
+    """The shipment behind a valid, current token of either kind (short or signed).
+
+    Raises HTTPNotFound (the one 404 page) for an unknown, expired or revoked token.
+    """
     token = request.match_info["token"]
     now = request.app[CLOCK].now()
-    claims = None
-    if len(token) <= MAX_TOKEN_CHARS:
-        claims = await request.app[KEYRING].verify(request.app[DB], token, now)
+    claims = await request.app[LINKS].resolve(request.app[DB], token, now)
     if claims is None:
         raise web.HTTPNotFound()
     async with request.app[DB].connect() as conn:
@@ -274,6 +275,6 @@ PAGE_ROUTES: Final = (
 
 
 async def prepare_pages(app: web.Application) -> None:
-    """Start-up: compile the page templates and hold one key ring per process."""
+    """Start-up: compile the page templates and hold one link resolver (its caches) per process."""
     pages.warm_up()
-    app[KEYRING] = KeyRing()
+    app[LINKS] = LinkResolver()
