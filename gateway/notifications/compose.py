@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,12 +16,14 @@ from gateway.notifications.formatting import format_eta, format_moment
 from gateway.notifications.render import Rendered, TemplateProblem, render_builtin, render_override
 from gateway.notifications.rules import ChannelKind, TriggerEvent, language
 from gateway.notifications.store_reads import Scan, SendView
-from gateway.tracking.store_links import mint_token, tracking_url
+from gateway.tracking.store_short_links import current_tracking_url
 
 log = logging.getLogger(__name__)
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
 SMS_STORE_NAME_CHARS: Final = 40  # keeps every SMS within two segments
+# A longer place is left out of an SMS (the page shows it): an English SMS stays one segment.
+SMS_LOCATION_CHARS: Final = 32
 STATUS_CALLBACK_PATH: Final = "/callbacks/twilio/status"
 INLINE_IMAGES: Final = ("data:image/jpeg;base64,", "data:image/png;base64,")
 MAX_INLINE_IMAGE_CHARS: Final = 300_000
@@ -44,27 +46,28 @@ class Composed:
 
 
 async def compose(conn: AsyncConnection, view: SendView, public_url: str) -> Composed:
-    """Render the row for its channel and address. Mints a tracking link (may write its key)."""
+    """Render the row for its channel and address. May write the shipment's short link."""
     row = view.row
     status = row.facts.get("status")
     scan = Scan()
     if status and (view.has_overrides or row.event in SCAN_EVENTS):
         scan = await reads.newest_scan(conn, row.shipment_id, status)
-    token, _ = await mint_token(conn, row.shipment_id)
-    context = message_context(view, scan, tracking_url(public_url, token))
+    url = await current_tracking_url(conn, public_url, row.shipment_id, datetime.now(UTC))
+    context = message_context(view, scan, url)
     rendered = await _render(conn, view, context)
     return Composed(rendered, _message(row, rendered, public_url, context["tracking_url"]))
 
 
-def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
+def message_context(view: SendView, scan: Scan, url: str | None) -> dict[str, Any]:
     """Every variable a template can use (render.SAMPLE_CONTEXT lists the same names)."""
     row, recipient = view.row, view.recipient
     zone, locale = recipient.zone, recipient.locale
     eta_day = row.facts.get("eta")
     eta_at = row.facts.get("eta_at")
-    store_name = view.store_name
+    store_name, location = view.store_name, _place(scan.location)
     if row.channel == ChannelKind.SMS.value:
         store_name = store_name[:SMS_STORE_NAME_CHARS].rstrip()
+        location = location if location and len(location) <= SMS_LOCATION_CHARS else None
     return {
         "store_name": store_name,
         "recipient_name": recipient.name,
@@ -79,7 +82,7 @@ def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
             locale,
         ),
         "when": format_moment(scan.occurred_at, zone, locale) if scan.occurred_at else None,
-        "location": _place(scan.location),
+        "location": location,
         "tracking_url": url,
         "signed_by": scan.signed_by,
         "photo_url": scan.photo_url if _showable(scan.photo_url) else None,
@@ -121,7 +124,7 @@ async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]
     return render_builtin(channel, lang, event, context)
 
 
-def _message(row: Any, rendered: Rendered, public_url: str, url: str) -> Message:
+def _message(row: Any, rendered: Rendered, public_url: str, url: str | None) -> Message:
     if row.channel == ChannelKind.SMS.value:
         callback = f"{public_url}{STATUS_CALLBACK_PATH}?n={row.id}"
         return OutboundSMS(to=row.address, body=rendered.body, status_callback_url=callback)
@@ -133,7 +136,9 @@ def _message(row: Any, rendered: Rendered, public_url: str, url: str) -> Message
             html=rendered.html or "",
             custom_args={"notification_id": row.id},
         )
-    data = {"notification_id": row.id, "event": row.event, "tracking_url": url}
+    data = {"notification_id": row.id, "event": row.event}
+    if url:
+        data["tracking_url"] = url
     return OutboundPush(
         token=row.address, title=rendered.subject or "", body=rendered.body, data=data
     )
