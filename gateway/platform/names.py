@@ -15,6 +15,7 @@ class Job(StrEnum):
     SEND_NOTIFICATION = "send_notification"  # notifications: one message, one channel
     DELIVER_WEBHOOK = "deliver_webhook"  # store webhooks: one signed message
     SEND_STORE_ALERT = "send_store_alert"  # store webhooks: "we disabled your endpoint" email
+    SEND_CHAT_SMS = "send_chat_sms"  # chat: relay one message to the other side by SMS
 
 
 # Redis pub/sub: a shipment's status/ETA as it changes, for live viewers (`<prefix><shipment id>`).
