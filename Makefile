@@ -8,6 +8,7 @@ MAKEFLAGS += --no-print-directory
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: install system-deps lint test demo bench vendor-leaflet vendor-leaflet-check
 
@@ -37,7 +38,7 @@ test: install system-deps
 
 ## demo: gateway, worker, embedded Redis and SQLite in one process tree (lastmile demo).
 demo: install
-	$(UV) run lastmile demo
+	$(UV) run lastmile demo $(DEMO_ARGS)
 
 ## bench: the ingest benchmark (gateway vs. a bare aiohttp handler, same client, same run).
 bench: install

@@ -13,5 +13,6 @@ table, `jobs.py` arq jobs, `rules.py` pure decisions, `store*.py` the SQL for it
 
 Beside them: `domain/` (the canonical model every area shares), `tenants/` (stores and API keys),
 `platform/` (settings, logging, metrics, ids, clock, database, Redis, outbox, job names).
-`app.py` mounts every route, `worker.py` registers every job, `cli.py` is `lastmile`.
+`app.py` mounts every route, `worker.py` registers every job, `cli.py` is `lastmile`, `demo/` is
+`lastmile demo`. docs/architecture.md has the picture.
 """

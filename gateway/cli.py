@@ -7,6 +7,7 @@ import gc
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -24,8 +25,11 @@ def _fail(message: str) -> NoReturn:
 
 
 def _settings(**overrides: object) -> Settings:
+    """The environment's settings (a bad value exits 2 naming it), then `overrides` on top."""
     try:
-        settings = load_settings(None, **overrides)
+        settings = load_settings()
+        if overrides:
+            settings = load_settings(None, **overrides)
     except SettingsError as exc:
         _fail(str(exc))
     configure_logging(settings.log_level)
@@ -123,11 +127,20 @@ def tenants_create(name: str) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-def demo(host: str, port: int) -> None:
-    """Everything in one process tree: embedded Redis, SQLite, gateway, worker, demo store."""
-    from gateway.demo import run_demo
+@click.option(
+    "--state-dir",
+    default="lastmile-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo keeps its log file and its store's API key.",
+)
+@click.option("--verbose", is_flag=True, help="Print the logs here too, not only to the file.")
+def demo(host: str, port: int, state_dir: Path, verbose: bool) -> None:
+    """Everything in one process tree, in dev mode: embedded Redis, SQLite, gateway, worker,
+    a demo store and demo parcels. Ctrl-C stops it all."""
+    from gateway.demo.runner import run_demo
 
     settings = _settings(dev=True)
     if settings.public_url == Settings.model_fields["public_url"].default:
         settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
-    run_demo(settings, host=host, port=port)
+    run_demo(settings, host=host, port=port, state_dir=state_dir, verbose=verbose)

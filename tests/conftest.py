@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,20 +104,41 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+BurstWorker = Callable[..., Worker]
+
+
 @pytest.fixture
-async def worker(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Worker]:
-    """A real arq worker in burst mode: `await worker.run_check()` drains the queue."""
-    assert settings.redis_url
-    worker = build_worker(
-        settings,
-        settings.redis_url,
-        burst=True,
-        handle_signals=False,
-        poll_delay=0.01,
-        ctx={"db": engine, "run_relay": False},
-    )
-    yield worker
-    await worker.close()
+async def burst_worker(engine: AsyncEngine) -> AsyncIterator[BurstWorker]:
+    """Builds real arq workers in burst mode: `await worker.run_check()` drains the queue.
+
+    `burst_worker(settings, **ctx)`: `ctx` reaches the jobs (a fast retry schedule, channels,
+    ...). The test's engine is shared and the relay left to the test; every worker built is
+    closed after the test.
+    """
+    built: list[Worker] = []
+
+    def build(settings: Settings, **ctx: Any) -> Worker:
+        assert settings.redis_url
+        worker = build_worker(
+            settings,
+            settings.redis_url,
+            burst=True,
+            handle_signals=False,
+            poll_delay=0.01,
+            ctx={"db": engine, "run_relay": False, **ctx},
+        )
+        built.append(worker)
+        return worker
+
+    yield build
+    for worker in built:
+        await worker.close()
+
+
+@pytest.fixture
+async def worker(settings: Settings, burst_worker: BurstWorker) -> Worker:
+    """A burst worker with the suite's settings (async: arq binds a worker to the running loop)."""
+    return burst_worker(settings)
 
 
 @pytest.fixture

@@ -50,7 +50,18 @@ def test_bad_configuration_is_one_clear_line_and_nonzero(
     tmp_path: Path, env: dict[str, str], args: tuple[str, ...]
 ) -> None:
     result = _run(*args, env={"LASTMILE_REDIS_URL": "", **env}, cwd=tmp_path)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("lastmile: ")
+    assert len(result.stderr.strip().splitlines()) == 1
     assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve", "worker", "demo"])
+def test_a_bad_value_stops_every_command_naming_the_variable(tmp_path: Path, command: str) -> None:
+    result = _run(command, env={"LASTMILE_DEV": "garbage"}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("lastmile: invalid configuration: LASTMILE_DEV: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "garbage" not in result.stderr

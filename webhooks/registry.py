@@ -18,6 +18,7 @@ CARRIERS: Final[Mapping[str, CarrierAdapter]] = {
 }
 
 MAX_SECRETS: Final = 2  # the current secret and, while rotating, the next one
+MIN_SECRET_BYTES: Final = 16  # 128 bits: a placeholder like "..." is never a credential
 MAX_SECRET_CHARS: Final = 1024
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}")  # RFC 9110 field name
 _KEYS: Final = frozenset({"scheme", "header", "secret", "secrets"})
@@ -35,7 +36,8 @@ def auth_from_config(carrier: str, config: object) -> ConnectionAuth:
 
     Raises:
         InvalidAuthConfig: unknown carrier, not an object, unknown keys, wrong scheme,
-            bad header name, or a missing, empty or unusable secret.
+            bad header name, or a missing, short (under MIN_SECRET_BYTES) or unusable secret;
+            the message names the field (`secret`, `secrets[1]`, ...).
     """
     adapter = CARRIERS.get(carrier)
     if adapter is None:
@@ -51,31 +53,39 @@ def auth_from_config(carrier: str, config: object) -> ConnectionAuth:
     header = config.get("header", adapter.HEADER)
     if not isinstance(header, str) or not _TOKEN.fullmatch(header):
         raise InvalidAuthConfig("header must be an HTTP header name")
-    secrets = tuple(_secret(value, adapter.AUTH_SCHEME) for value in _secret_values(config))
+    secrets = tuple(
+        _secret(value, field, adapter.AUTH_SCHEME) for field, value in _secret_values(config)
+    )
     return ConnectionAuth(scheme=adapter.AUTH_SCHEME, header=header, secrets=secrets)
 
 
-def _secret_values(config: Mapping[object, object]) -> list[object]:
+def _secret_values(config: Mapping[object, object]) -> list[tuple[str, object]]:
+    """(field name, value) of each secret given."""
     if ("secret" in config) == ("secrets" in config):
         raise InvalidAuthConfig("give exactly one of secret or secrets")
     if "secret" in config:
-        return [config["secret"]]
+        return [("secret", config["secret"])]
     values = config["secrets"]
     if not isinstance(values, list) or not 1 <= len(values) <= MAX_SECRETS:
         raise InvalidAuthConfig(f"secrets must be a list of 1 to {MAX_SECRETS} secrets")
-    return values
+    return [(f"secrets[{i}]", value) for i, value in enumerate(values)]
 
 
-def _secret(value: object, scheme: AuthScheme) -> bytes:
+def _secret(value: object, field: str, scheme: AuthScheme) -> bytes:
     if not isinstance(value, str) or not value:
-        raise InvalidAuthConfig("secret must be a non-empty string")
+        raise InvalidAuthConfig(f"{field} must be a non-empty string")
     if len(value) > MAX_SECRET_CHARS:
-        raise InvalidAuthConfig(f"secret is longer than {MAX_SECRET_CHARS} characters")
+        raise InvalidAuthConfig(f"{field} is longer than {MAX_SECRET_CHARS} characters")
     if scheme is AuthScheme.STATIC_HEADER and not (
         value.isascii() and value.isprintable() and value == value.strip()
     ):  # it is compared with a header value: visible ASCII, no surrounding spaces
-        raise InvalidAuthConfig("a static_header secret must be printable ASCII, not space-padded")
+        raise InvalidAuthConfig(
+            f"{field} must be printable ASCII, not space-padded (static_header)"
+        )
     try:
-        return value.encode()
+        secret = value.encode()
     except UnicodeEncodeError:  # a lone surrogate
-        raise InvalidAuthConfig("secret is not valid Unicode") from None
+        raise InvalidAuthConfig(f"{field} is not valid Unicode") from None
+    if len(secret) < MIN_SECRET_BYTES:
+        raise InvalidAuthConfig(f"{field} is shorter than {MIN_SECRET_BYTES} bytes")
+    return secret

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.carriers import store as connections
@@ -24,6 +23,7 @@ from gateway.carriers.schemas import (
     CarrierConnectionPatch,
     CarrierConnectionView,
 )
+from gateway.carriers.store import CarrierConnection
 from gateway.domain.events import CanonicalEvent, Status
 from gateway.platform.appkeys import CLOCK, DB, RELAY, SETTINGS
 from gateway.platform.http.errors import ApiError, error_response, not_found
@@ -137,16 +137,16 @@ async def create_carrier_connection(request: web.Request) -> web.Response:
     return web.json_response(out.model_dump(), status=201)
 
 
-def _view(request: web.Request, row: sa.Row[Any]) -> dict[str, Any]:
-    url = f"{request.app[SETTINGS].public_url}/hooks/{row.carrier}/{row.id}"
+def _view(request: web.Request, connection: CarrierConnection) -> dict[str, Any]:
+    url = f"{request.app[SETTINGS].public_url}/hooks/{connection.carrier}/{connection.id}"
     return CarrierConnectionView(
-        id=row.id,
-        carrier=row.carrier,
+        id=connection.id,
+        carrier=connection.carrier,
         webhook_url=url,
-        scheme=row.scheme,
-        header=row.header,
-        active_secrets=len(row.secrets),
-        created_at=row.created_at,
+        scheme=connection.auth.scheme.value,
+        header=connection.auth.header,
+        active_secrets=len(connection.auth.secrets),
+        created_at=connection.created_at,
     ).model_dump(mode="json")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +19,16 @@ class CarrierConnection:
     tenant_id: str
     carrier: str
     auth: ConnectionAuth
+    created_at: datetime
+
+
+def _connection(row: sa.RowMapping) -> CarrierConnection:
+    auth = ConnectionAuth(
+        scheme=AuthScheme(row["scheme"]),
+        header=row["header"],
+        secrets=tuple(s.encode() for s in row["secrets"]),
+    )
+    return CarrierConnection(row["id"], row["tenant_id"], row["carrier"], auth, row["created_at"])
 
 
 async def create_connection(
@@ -44,39 +53,37 @@ async def get_connection(
     conn: AsyncConnection, connection_id: str, carrier: str
 ) -> CarrierConnection | None:
     row = (
-        await conn.execute(
-            sa.select(carrier_connections).where(
-                carrier_connections.c.id == connection_id,
-                carrier_connections.c.carrier == carrier,
+        (
+            await conn.execute(
+                sa.select(carrier_connections).where(
+                    carrier_connections.c.id == connection_id,
+                    carrier_connections.c.carrier == carrier,
+                )
             )
         )
-    ).first()
-    if row is None:
-        return None
-    auth = ConnectionAuth(
-        scheme=AuthScheme(row.scheme),
-        header=row.header,
-        secrets=tuple(s.encode() for s in row.secrets),
+        .mappings()
+        .first()
     )
-    return CarrierConnection(row.id, row.tenant_id, row.carrier, auth)
+    return _connection(row) if row else None
 
 
-async def list_for_tenant(conn: AsyncConnection, tenant_id: str) -> list[sa.Row[Any]]:
+async def list_for_tenant(conn: AsyncConnection, tenant_id: str) -> list[CarrierConnection]:
     query = (
         sa.select(carrier_connections)
         .where(carrier_connections.c.tenant_id == tenant_id)
         .order_by(carrier_connections.c.created_at, carrier_connections.c.id)
     )
-    return list((await conn.execute(query)).all())
+    return [_connection(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def get_for_tenant(
     conn: AsyncConnection, tenant_id: str, connection_id: str
-) -> sa.Row[Any] | None:
+) -> CarrierConnection | None:
     query = sa.select(carrier_connections).where(
         carrier_connections.c.id == connection_id, carrier_connections.c.tenant_id == tenant_id
     )
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
+    return _connection(row) if row else None
 
 
 async def replace_auth(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -42,6 +43,18 @@ class Location:
         loc = cls(city or None, region or None, postal_code or None, country or None)
         return None if loc == cls() else loc
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, object] | None) -> Location | None:
+        """A stored location (`to_json`'s shape) back; None for none."""
+        if not data:
+            return None
+
+        def part(key: str) -> str | None:
+            value = data.get(key)
+            return str(value) if value else None
+
+        return cls.from_parts(part("city"), part("region"), part("postal_code"), part("country"))
+
     def to_json(self) -> dict[str, str | None]:
         return {
             "city": self.city,
@@ -49,6 +62,17 @@ class Location:
             "postal_code": self.postal_code,
             "country": self.country,
         }
+
+    def label(self) -> str | None:
+        """How customers see a place, on the page and in messages: `Charlotte, NC`.
+
+        A SHOUTED city (as carriers send them) is title-cased, mixed case is left alone; the
+        country stands in for a missing region.
+        """
+        city = self.city or ""
+        city = city.title() if city.isupper() else city
+        parts = (city, self.region or self.country or "")
+        return ", ".join(part for part in parts if part) or None
 
 
 def format_utc(moment: datetime) -> str:

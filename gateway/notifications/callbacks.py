@@ -11,11 +11,12 @@ from __future__ import annotations
 import binascii
 import json
 import logging
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 from multidict import MultiDict
 from sendgrid.helpers.eventwebhook import EventWebhook
+from sqlalchemy.ext.asyncio import AsyncConnection
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -23,6 +24,7 @@ from channels.base import PermanentSendError
 from gateway.notifications import outcome, store
 from gateway.notifications.keywords import answer_keyword
 from gateway.notifications.rules import ChannelKind, NotificationStatus
+from gateway.notifications.store import Notification
 from gateway.platform.appkeys import DB, SETTINGS
 from gateway.platform.http.errors import ApiError
 
@@ -95,13 +97,15 @@ async def twilio_status(request: web.Request) -> web.Response:
     reason = f"twilio_{code}" if code else f"twilio_{form.get('MessageStatus')}"
     async with request.app[DB].begin() as conn:
         row = await _find(conn, request.query.get("n"), sid)
-        if row is not None and row.channel == ChannelKind.SMS.value:
+        if row is not None and row.channel is ChannelKind.SMS:
             error = PermanentSendError(reason, unsubscribed=code == TWILIO_UNSUBSCRIBED)
             await outcome.report(conn, row, status, reason=reason, provider_id=sid, error=error)
     return web.Response(status=204)
 
 
-async def _find(conn: Any, notification_id: str | None, provider_id: str) -> Any:
+async def _find(
+    conn: AsyncConnection, notification_id: str | None, provider_id: str
+) -> Notification | None:
     if notification_id:  # inside the signed URL or custom args: the provider vouches for it
         return await store.get(conn, notification_id, lock=True)
     return await store.find_by_provider_id(conn, provider_id) if provider_id else None
@@ -142,7 +146,7 @@ async def sendgrid_events(request: web.Request) -> web.Response:
     return web.json_response({"applied": applied})
 
 
-async def _sendgrid_event(conn: Any, event: Any) -> int:
+async def _sendgrid_event(conn: AsyncConnection, event: object) -> int:
     if not isinstance(event, dict):
         return 0
     status = _SENDGRID_REPORTS.get(str(event.get("event", "")))
@@ -151,7 +155,7 @@ async def _sendgrid_event(conn: Any, event: Any) -> int:
     if status is None or not (notification_id or message_id):
         return 0
     row = await _find(conn, str(notification_id) if notification_id else None, message_id)
-    if row is None or row.channel != ChannelKind.EMAIL.value:
+    if row is None or row.channel is not ChannelKind.EMAIL:
         return 0
     reason = f"sendgrid_{event.get('event')}" if status is NotificationStatus.FAILED else None
     changed = await outcome.report(conn, row, status, reason=reason, provider_id=message_id)

@@ -10,11 +10,13 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import Message, OutboundEmail, OutboundPush, OutboundSMS
+from gateway.domain.proof import inline_photo, photo_src
 from gateway.notifications import store_config as config
 from gateway.notifications import store_reads as reads
 from gateway.notifications.formatting import format_eta, format_moment
 from gateway.notifications.render import Rendered, TemplateProblem, render_builtin, render_override
 from gateway.notifications.rules import ChannelKind, TriggerEvent, language
+from gateway.notifications.store import Notification
 from gateway.notifications.store_reads import Scan, SendView
 from gateway.tracking.store_short_links import current_tracking_url
 
@@ -24,14 +26,11 @@ CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "
 SMS_STORE_NAME_CHARS: Final = 40  # keeps every SMS within two segments
 # A longer place is left out of an SMS (the page shows it): an English SMS stays one segment.
 SMS_LOCATION_CHARS: Final = 32
+MAX_EMBEDDED_PHOTO_CHARS: Final = 300_000  # a bigger inline photo is linked, not mailed
 STATUS_CALLBACK_PATH: Final = "/callbacks/twilio/status"
-INLINE_IMAGES: Final = ("data:image/jpeg;base64,", "data:image/png;base64,")
-MAX_INLINE_IMAGE_CHARS: Final = 300_000
 # The built-in templates say when, where, who signed and show the photo only for these events;
 # a store's override may use them anywhere, so then the scan is always read.
-SCAN_EVENTS: Final = frozenset(
-    {TriggerEvent.DELIVERED.value, TriggerEvent.AVAILABLE_FOR_PICKUP.value}
-)
+SCAN_EVENTS: Final = frozenset({TriggerEvent.DELIVERED, TriggerEvent.AVAILABLE_FOR_PICKUP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +63,9 @@ def message_context(view: SendView, scan: Scan, url: str | None) -> dict[str, An
     zone, locale = recipient.zone, recipient.locale
     eta_day = row.facts.get("eta")
     eta_at = row.facts.get("eta_at")
-    store_name, location = view.store_name, _place(scan.location)
-    if row.channel == ChannelKind.SMS.value:
+    store_name = view.store_name
+    location = scan.location.label() if scan.location else None
+    if row.channel is ChannelKind.SMS:
         store_name = store_name[:SMS_STORE_NAME_CHARS].rstrip()
         location = location if location and len(location) <= SMS_LOCATION_CHARS else None
     return {
@@ -73,8 +73,8 @@ def message_context(view: SendView, scan: Scan, url: str | None) -> dict[str, An
         "recipient_name": recipient.name,
         "tracking_number": view.tracking_number,
         "carrier": CARRIER_NAMES.get(view.carrier, view.carrier.title()),
-        "event": row.event,
-        "status": row.facts.get("status") or row.event,
+        "event": row.event.value,
+        "status": row.facts.get("status") or row.event.value,
         "eta": format_eta(
             date.fromisoformat(eta_day) if eta_day else None,
             datetime.fromisoformat(eta_at) if eta_at else None,
@@ -85,30 +85,13 @@ def message_context(view: SendView, scan: Scan, url: str | None) -> dict[str, An
         "location": location,
         "tracking_url": url,
         "signed_by": scan.signed_by,
-        "photo_url": scan.photo_url if _showable(scan.photo_url) else None,
+        "photo_url": _photo(scan.photo_url, url),
     }
-
-
-def _showable(photo_url: str | None) -> bool:
-    """A web image, or an inline JPEG/PNG as carriers send them (kept off the text part)."""
-    if not photo_url:
-        return False
-    if photo_url.startswith(("https://", "http://")):
-        return True
-    return photo_url.startswith(INLINE_IMAGES) and len(photo_url) <= MAX_INLINE_IMAGE_CHARS
-
-
-def _place(location: dict[str, Any] | None) -> str | None:
-    if not location:
-        return None
-    parts = [location.get("city"), location.get("region")]
-    text = ", ".join(str(p).title() if p == location.get("city") else str(p) for p in parts if p)
-    return text or None
 
 
 async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]) -> Rendered:
     row, recipient = view.row, view.recipient
-    channel, event = ChannelKind(row.channel), TriggerEvent(row.event)
+    channel, event = row.channel, row.event
     lang = language(recipient.locale)
     if view.has_overrides:
         locales = list(dict.fromkeys([recipient.locale, lang]))
@@ -124,11 +107,20 @@ async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]
     return render_builtin(channel, lang, event, context)
 
 
-def _message(row: Any, rendered: Rendered, public_url: str, url: str | None) -> Message:
-    if row.channel == ChannelKind.SMS.value:
+def _photo(photo_url: str | None, url: str | None) -> str | None:
+    """The photo as emails show it; once links have ended, only one that needs no link."""
+    if url is None and inline_photo(photo_url) is not None:
+        return photo_url if len(photo_url or "") <= MAX_EMBEDDED_PHOTO_CHARS else None
+    return photo_src(photo_url, url or "", embed_up_to=MAX_EMBEDDED_PHOTO_CHARS)
+
+
+def _message(row: Notification, rendered: Rendered, public_url: str, url: str | None) -> Message:
+    if row.address is None:  # planned with no address: such rows are suppressed, never sent
+        raise ValueError(f"notification {row.id} has no address")
+    if row.channel is ChannelKind.SMS:
         callback = f"{public_url}{STATUS_CALLBACK_PATH}?n={row.id}"
         return OutboundSMS(to=row.address, body=rendered.body, status_callback_url=callback)
-    if row.channel == ChannelKind.EMAIL.value:
+    if row.channel is ChannelKind.EMAIL:
         return OutboundEmail(
             to=row.address,
             subject=rendered.subject or "",
@@ -136,7 +128,7 @@ def _message(row: Any, rendered: Rendered, public_url: str, url: str | None) -> 
             html=rendered.html or "",
             custom_args={"notification_id": row.id},
         )
-    data = {"notification_id": row.id, "event": row.event}
+    data = {"notification_id": row.id, "event": row.event.value}
     if url:
         data["tracking_url"] = url
     return OutboundPush(

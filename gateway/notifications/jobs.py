@@ -22,9 +22,11 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from enum import StrEnum
+from typing import Final
 
 from arq.worker import Retry, func
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import PermanentSendError, Receipt, RetryableSendError
 from gateway.notifications import outcome, store
@@ -33,10 +35,10 @@ from gateway.notifications.compose import Composed, compose
 from gateway.notifications.rules import (
     NotificationStatus,
     Reason,
-    TriggerEvent,
     quiet_until,
     retry_delay_s,
 )
+from gateway.notifications.store import Notification
 from gateway.notifications.store_reads import SendView
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
@@ -50,9 +52,21 @@ BACKOFF_S: Final = (5.0, 30.0, 120.0, 600.0, 1800.0)  # then `failed`, and the n
 MAX_JOB_TRIES: Final = 30  # arq's bound; deferrals and retries together stay far below it
 
 
+class SendOutcome(StrEnum):
+    """What one run of `send_notification` did; the `lastmile_jobs_total` outcome label."""
+
+    SENT = "sent"
+    FAILED = "failed"  # for good on this channel (a fallback may have been queued)
+    SUPPRESSED = "suppressed"  # superseded by fresher news, or the number said STOP
+    OUTCOME_UNKNOWN = "outcome_unknown"  # a previous run died during the provider call
+    DONE_ALREADY = "done"  # not queued any more: a duplicate run
+    CLAIMED_ELSEWHERE = "claimed"  # another run claimed it first
+    MISSING = "missing"  # no such notification
+
+
 @dataclass(frozen=True, slots=True)
 class _Ready:
-    row: Any
+    row: Notification
     composed: Composed
 
 
@@ -61,17 +75,14 @@ class _Wait:
     until: datetime
 
 
-async def send_notification(ctx: JobContext, notification_id: str) -> str:
+async def send_notification(ctx: JobContext, notification_id: str) -> SendOutcome:
     """Idempotent by the row's status. Raises arq's Retry to wait or to retry."""
     step = await _prepare(ctx, notification_id)
     if isinstance(step, _Wait):
         return await _defer(ctx, notification_id, step.until)
-    if isinstance(step, str):
-        JOBS_RUN.labels(Job.SEND_NOTIFICATION, step.split(" ")[0]).inc()
-        return step
-    result = await _deliver(ctx, step)
-    JOBS_RUN.labels(Job.SEND_NOTIFICATION, result.split(" ")[0]).inc()
-    return result
+    outcome = step if isinstance(step, SendOutcome) else await _deliver(ctx, step)
+    JOBS_RUN.labels(Job.SEND_NOTIFICATION, outcome.value).inc()
+    return outcome
 
 
 SEND_NOTIFICATION: Final = func(
@@ -81,7 +92,7 @@ SEND_NOTIFICATION: Final = func(
 )
 
 
-async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | str:
+async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | SendOutcome:
     """Decide, in one transaction: not at all, not yet, or now (then claim and render)."""
     now = datetime.now(UTC)
     with collect_added_jobs() as follow_up:
@@ -93,58 +104,61 @@ async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | st
 
 async def _prepare_in_transaction(
     ctx: JobContext, notification_id: str, now: datetime
-) -> _Ready | _Wait | str:
+) -> _Ready | _Wait | SendOutcome:
     async with ctx["db"].begin() as conn:
         view = await reads.load_for_send(conn, notification_id)
         if view is None:
-            return "missing"
+            return SendOutcome.MISSING
         row = view.row
-        if row.status == NotificationStatus.SENDING.value:
+        if row.status is NotificationStatus.SENDING:
             # The previous run died during the provider call: it may have gone out.
             await outcome.mark_failed(conn, row, Reason.OUTCOME_UNKNOWN.value, fallback=False)
-            return "outcome_unknown"
-        if row.status != NotificationStatus.QUEUED.value:
-            return f"done already ({row.status})"
+            return SendOutcome.OUTCOME_UNKNOWN
+        if row.status is not NotificationStatus.QUEUED:
+            return SendOutcome.DONE_ALREADY
         if view.superseded:
             await outcome.suppress(conn, row, Reason.SUPERSEDED)
-            return "suppressed superseded"
+            return SendOutcome.SUPPRESSED
         if view.opted_out:
             await outcome.suppress(conn, row, Reason.OPTED_OUT, fallback=True)
-            return "suppressed opted_out"
+            return SendOutcome.SUPPRESSED
         wait = await _wait_until(conn, view, now)
         if wait is not None:
             return _Wait(wait)
         composed = await compose(conn, view, ctx["settings"].public_url)
         if not await store.claim(conn, row.id, composed.columns()):
-            return "claimed elsewhere"
+            return SendOutcome.CLAIMED_ELSEWHERE
         return _Ready(row, composed)
 
 
-async def _wait_until(conn: Any, view: SendView, now: datetime) -> datetime | None:
+async def _wait_until(conn: AsyncConnection, view: SendView, now: datetime) -> datetime | None:
     """The collapse window, then quiet hours in the recipient's zone (unless urgent)."""
     row, settings = view.row, view.settings
     collapsing = row.reason != Reason.QUIET_HOURS.value  # quiet hours are re-checked each run
     if collapsing and row.send_after is not None and row.send_after > now:
-        return row.send_after  # type: ignore[no-any-return]
-    if settings.quiet_hours is None or TriggerEvent(row.event) in settings.urgent_events:
+        return row.send_after
+    if settings.quiet_hours is None or row.event in settings.urgent_events:
         return None
     until = quiet_until(now, view.recipient.zone, settings.quiet_hours.window())
     if until is not None:
-        await store.update(conn, row.id, send_after=until, reason=Reason.QUIET_HOURS.value)
+        await store.defer(conn, row.id, until, Reason.QUIET_HOURS)
     return until
 
 
-async def _defer(ctx: JobContext, notification_id: str, until: datetime) -> str:
+async def _defer(ctx: JobContext, notification_id: str, until: datetime) -> SendOutcome:
     if ctx.get("job_try", 1) >= MAX_JOB_TRIES:  # arq would drop the job silently: record it
         async with ctx["db"].begin() as conn:
             row = await store.get(conn, notification_id)
+            if row is None:
+                return SendOutcome.MISSING
             await outcome.mark_failed(conn, row, Reason.RETRIES_EXHAUSTED.value, fallback=False)
-        return "failed waiting"
+        JOBS_RUN.labels(Job.SEND_NOTIFICATION, SendOutcome.FAILED.value).inc()
+        return SendOutcome.FAILED
     delay_s = max((until - datetime.now(UTC)).total_seconds(), 0.01)
     raise Retry(defer=delay_s)
 
 
-async def _deliver(ctx: JobContext, ready: _Ready) -> str:
+async def _deliver(ctx: JobContext, ready: _Ready) -> SendOutcome:
     """Send, then record the outcome, even when the worker is being stopped meanwhile."""
     channel = ctx["channels"][ready.row.channel]
     call = asyncio.ensure_future(channel.send(ready.composed.message))
@@ -161,7 +175,7 @@ async def _deliver(ctx: JobContext, ready: _Ready) -> str:
     return await _record(ctx, ready, call)
 
 
-async def _record(ctx: JobContext, ready: _Ready, call: asyncio.Future[Receipt]) -> str:
+async def _record(ctx: JobContext, ready: _Ready, call: asyncio.Future[Receipt]) -> SendOutcome:
     row, attempt = ready.row, ready.row.attempts + 1
     try:
         receipt = call.result()
@@ -179,13 +193,15 @@ async def _record(ctx: JobContext, ready: _Ready, call: asyncio.Future[Receipt])
     async with ctx["db"].begin() as conn:
         await outcome.mark_sent(conn, row, receipt.provider_id)
     log.info("notification %s sent by %s", row.id, ctx["channels"][row.channel].name)
-    return f"sent {row.channel}"
+    return SendOutcome.SENT
 
 
-async def _failed(ctx: JobContext, row: Any, reason: str, error: PermanentSendError | None) -> str:
+async def _failed(
+    ctx: JobContext, row: Notification, reason: str, error: PermanentSendError | None
+) -> SendOutcome:
     with collect_added_jobs() as follow_up:
         async with ctx["db"].begin() as conn:
-            fallback = await outcome.mark_failed(conn, row, reason, error=error)
+            await outcome.mark_failed(conn, row, reason, error=error)
     # The fallback's own job goes to arq now rather than at the next relay poll.
     await hand_over(ctx["db"], ctx["redis"], follow_up)
-    return f"failed {reason}" + (" (fell back)" if fallback else "")
+    return SendOutcome.FAILED

@@ -16,6 +16,7 @@ from gateway.notifications import store
 from gateway.notifications import store_config as config
 from gateway.notifications.inbound import INBOUND_SMS_HANDLERS
 from gateway.notifications.rules import Recipient, language
+from gateway.shipments.store import recipient_of
 from gateway.tenants.store import tenant_name
 
 log = logging.getLogger(__name__)
@@ -86,5 +87,5 @@ async def _reply(conn: AsyncConnection, last: store.LastSMS, kind: str) -> str:
         help_text = (await config.get_settings(conn, last.tenant_id)).help_text
         if help_text:
             return help_text
-    recipient = Recipient.from_json(await store.recipient_of(conn, last.shipment_id))
+    recipient = Recipient.from_json(await recipient_of(conn, last.shipment_id))
     return _REPLIES[language(recipient.locale)][kind].format(store=name)

@@ -31,6 +31,7 @@ from gateway.notifications.rules import (
     plan,
     triggers_for_change,
 )
+from gateway.notifications.store import Notification
 from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
 
@@ -115,12 +116,12 @@ async def _write(
     return queued
 
 
-async def plan_fallback(conn: AsyncConnection, failed: Any) -> list[str]:
+async def plan_fallback(conn: AsyncConnection, failed: Notification) -> list[str]:
     """After `failed` (a row) failed for good: the next reachable channel in its order, if any.
 
     Returns the ids queued. Call it in the transaction that marks the row failed.
     """
-    order = [ChannelKind(c) for c in failed.fallback]
+    order = list(failed.fallback)
     if not order:
         return []
     view = await reads.load_for_plan(conn, failed.tenant_id, failed.shipment_id)
@@ -134,7 +135,7 @@ async def plan_fallback(conn: AsyncConnection, failed: Any) -> list[str]:
         failed.cause_id,
         failed.tenant_id,
         failed.shipment_id,
-        TriggerEvent(failed.event),
+        failed.event,
         failed.cause_at,
         dict(failed.facts),
     )

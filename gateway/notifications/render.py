@@ -1,8 +1,8 @@
 """Message text from Jinja2 templates: the built-in ones in `templates/`, or a store's override.
 
-Built-ins come from one environment (StrictUndefined, `.html.j2` autoescaped) loaded from the
-`templates/` directory next to the `gateway` package, which the wheel ships too (pyproject's
-hatch force-include). A store's overrides are rendered in a sandbox: they are untrusted input.
+Built-ins come from the notifications environment (StrictUndefined, `.html.j2` autoescaped) over
+`template_dir()` (gateway/platform/templates.py). A store's overrides are rendered in a sandbox
+with no loader: they are untrusted input.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import jinja2
@@ -18,8 +17,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from channels.sms_length import is_gsm7, segment_count
 from gateway.notifications.rules import ChannelKind, TriggerEvent
+from gateway.platform.templates import file_environment
 
-TEMPLATES_DIR: Final = Path(__file__).resolve().parents[2] / "templates"
 MAX_SMS_SEGMENTS: Final = 2
 MAX_OVERRIDE_CHARS: Final = 20_000
 MAX_OUTPUT_CHARS: Final = {
@@ -62,14 +61,7 @@ class Rendered:
     html: str | None = None
 
 
-_ENV: Final = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-    undefined=jinja2.StrictUndefined,
-    autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
+_ENV: Final = file_environment()  # the notifications' own (pages have theirs)
 _SANDBOX_TEXT: Final = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 _SANDBOX_HTML: Final = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=True)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -34,6 +34,7 @@ from gateway.notifications.schemas import (
     TemplateOut,
 )
 from gateway.notifications.settings import NotificationSettings
+from gateway.notifications.store import Notification
 from gateway.platform.appkeys import DB
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
@@ -59,23 +60,23 @@ async def list_notifications(request: web.Request) -> web.Response:
     return web.json_response(out.model_dump(mode="json"))
 
 
-def _notification(row: Any) -> NotificationOut:
+def _notification(row: Notification) -> NotificationOut:
     status = row.status
-    if status == NotificationStatus.SENDING.value:  # internal: the contract knows five states
-        status = NotificationStatus.QUEUED.value
+    if status is NotificationStatus.SENDING:  # internal: the contract knows five states
+        status = NotificationStatus.QUEUED
     return NotificationOut(
         id=row.id,
         shipment_id=row.shipment_id,
-        event=row.event,
+        event=row.event.value,
         channel=row.channel,
         to=_masked(row.channel, row.address),
         template=row.template,
         subject=row.subject,
         body=row.body,
-        sms_segments=segment_count(row.body)
-        if row.channel == ChannelKind.SMS.value and row.body
-        else None,
-        status=status,
+        sms_segments=(
+            segment_count(row.body) if row.channel is ChannelKind.SMS and row.body else None
+        ),
+        status=status.value,
         reason=row.reason,
         provider_message_id=row.provider_id,
         attempts=row.attempts,
@@ -87,10 +88,10 @@ def _notification(row: Any) -> NotificationOut:
     )
 
 
-def _masked(channel: str, address: str | None) -> str | None:
-    if channel == ChannelKind.SMS.value:
+def _masked(channel: ChannelKind, address: str | None) -> str | None:
+    if channel is ChannelKind.SMS:
         return mask_phone(address)
-    if channel == ChannelKind.EMAIL.value:
+    if channel is ChannelKind.EMAIL:
         return mask_email(address)
     return f"{address[:6]}…" if address else None
 

@@ -27,19 +27,30 @@ class ChannelKind(StrEnum):
 
 
 class TriggerEvent(StrEnum):
-    """Canonical statuses, plus dispatcher events (produced by the dispatch and ETA areas)."""
+    """What a customer can hear about: every canonical status but `unknown`, with Status's own
+    values, plus the dispatcher's events (produced by the dispatch and ETA areas).
 
-    PRE_TRANSIT = "pre_transit"
-    IN_TRANSIT = "in_transit"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    FAILED_ATTEMPT = "failed_attempt"
-    AVAILABLE_FOR_PICKUP = "available_for_pickup"
-    DELIVERED = "delivered"
-    EXCEPTION = "exception"
-    RETURNED = "returned"
+    The members are spelled out so that mypy knows them; `STATUS_EVENTS` fails at import if a
+    status is ever added to `Status` without its event here.
+    """
+
+    PRE_TRANSIT = Status.PRE_TRANSIT.value
+    IN_TRANSIT = Status.IN_TRANSIT.value
+    OUT_FOR_DELIVERY = Status.OUT_FOR_DELIVERY.value
+    FAILED_ATTEMPT = Status.FAILED_ATTEMPT.value
+    AVAILABLE_FOR_PICKUP = Status.AVAILABLE_FOR_PICKUP.value
+    DELIVERED = Status.DELIVERED.value
+    EXCEPTION = Status.EXCEPTION.value
+    RETURNED = Status.RETURNED.value
     ARRIVING = "arriving"  # the driver is a few stops away
     LATE = "late"  # the promised time will be missed
     ETA_CHANGED = "eta_changed"
+
+
+# The event a new status notifies as: built from Status, so a missing member is a KeyError here.
+STATUS_EVENTS: Final[Mapping[Status, TriggerEvent]] = {
+    status: TriggerEvent[status.name] for status in Status if status is not Status.UNKNOWN
+}
 
 
 class NotificationStatus(StrEnum):
@@ -170,9 +181,8 @@ def triggers_for_change(
 ) -> tuple[TriggerEvent, ...]:
     """A new status notifies as itself (its message carries the ETA); else an ETA move."""
     if status_before != status_after:
-        if status_after is Status.UNKNOWN:
-            return ()
-        return (TriggerEvent(status_after.value),)
+        event = STATUS_EVENTS.get(status_after)  # `unknown` notifies nobody
+        return (event,) if event is not None else ()
     return (TriggerEvent.ETA_CHANGED,) if eta_changed else ()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -15,11 +14,12 @@ from gateway.notifications.rules import (
     LIVE_STATUSES,
     ChannelKind,
     NotificationStatus,
+    Reason,
+    TriggerEvent,
     address_hash,
 )
 from gateway.notifications.tables import notifications, sms_optouts
 from gateway.platform.upsert import insert_ignore
-from gateway.shipments.tables import shipments
 
 N = notifications.c
 _LIVE = [s.value for s in LIVE_STATUSES]
@@ -40,6 +40,64 @@ class NewNotification:
     status: NotificationStatus = NotificationStatus.QUEUED
     reason: str | None = None
     send_after: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One row of the notification log: one message, to one address, on one channel."""
+
+    id: str
+    tenant_id: str
+    shipment_id: str
+    cause_id: str
+    event: TriggerEvent
+    channel: ChannelKind
+    address: str | None  # phone, email or push token: needed to send; never logged
+    fallback: tuple[ChannelKind, ...]  # channels still to try, in order
+    facts: dict[str, Any]  # JSON: what the message says (status, eta, eta_at)
+    template: str | None
+    subject: str | None
+    body: str | None
+    html: str | None
+    status: NotificationStatus
+    reason: str | None  # a Reason, or a provider's error code as it came
+    provider_id: str | None
+    attempts: int
+    cause_at: datetime
+    send_after: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+def notification_of(row: sa.RowMapping) -> Notification:
+    """A `notifications` row (selected with every column) as a Notification."""
+    return Notification(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        shipment_id=row["shipment_id"],
+        cause_id=row["cause_id"],
+        event=TriggerEvent(row["event"]),
+        channel=ChannelKind(row["channel"]),
+        address=row["address"],
+        fallback=tuple(ChannelKind(c) for c in row["fallback"]),
+        facts=dict(row["facts"]),
+        template=row["template"],
+        subject=row["subject"],
+        body=row["body"],
+        html=row["html"],
+        status=NotificationStatus(row["status"]),
+        reason=row["reason"],
+        provider_id=row["provider_id"],
+        attempts=row["attempts"],
+        cause_at=row["cause_at"],
+        send_after=row["send_after"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        sent_at=row["sent_at"],
+        delivered_at=row["delivered_at"],
+    )
 
 
 # Built once per dialect: at fan-out rates statement construction is a visible CPU cost.
@@ -80,19 +138,78 @@ async def insert(conn: AsyncConnection, note: NewNotification) -> bool:
     return bool(result.rowcount)
 
 
-async def get(conn: AsyncConnection, notification_id: str, *, lock: bool = False) -> Any:
+async def get(
+    conn: AsyncConnection, notification_id: str, *, lock: bool = False
+) -> Notification | None:
     query = sa.select(notifications).where(N.id == notification_id)
     if lock:
         query = query.with_for_update()
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
+    return notification_of(row) if row else None
 
 
-async def update(conn: AsyncConnection, notification_id: str, **values: Any) -> None:
+async def _set(conn: AsyncConnection, notification_id: str, values: dict[str, object]) -> None:
     await conn.execute(
         notifications.update()
         .where(N.id == notification_id)
         .values(updated_at=datetime.now(UTC), **values)
     )
+
+
+async def defer(
+    conn: AsyncConnection, notification_id: str, until: datetime, reason: Reason
+) -> None:
+    """Keep the row queued until `until` (quiet hours), saying why."""
+    await _set(conn, notification_id, {"send_after": until, "reason": reason.value})
+
+
+async def set_provider_id(conn: AsyncConnection, notification_id: str, provider_id: str) -> None:
+    await _set(conn, notification_id, {"provider_id": provider_id})
+
+
+async def set_failed(conn: AsyncConnection, notification_id: str, reason: str) -> None:
+    await _set(conn, notification_id, {"status": NotificationStatus.FAILED.value, "reason": reason})
+
+
+async def set_reported(
+    conn: AsyncConnection,
+    note: Notification,
+    status: NotificationStatus,
+    provider_id: str | None,
+    now: datetime,
+) -> None:
+    """A provider's report moved the row to sent or delivered (keeps a known provider id)."""
+    values: dict[str, object] = {"status": status.value, "reason": None}
+    if provider_id and not note.provider_id:
+        values["provider_id"] = provider_id
+    if status is NotificationStatus.DELIVERED:
+        values["delivered_at"] = now
+    if note.sent_at is None:
+        values["sent_at"] = now
+    await _set(conn, note.id, values)
+
+
+async def mark_sent(conn: AsyncConnection, notification_id: str, provider_id: str) -> bool:
+    """sending → sent; False when a delivery report already moved the row on."""
+    now = datetime.now(UTC)
+    result = await conn.execute(
+        notifications.update()
+        .where(N.id == notification_id, N.status == NotificationStatus.SENDING.value)
+        .values(status=NotificationStatus.SENT.value, provider_id=provider_id, sent_at=now)
+        .values(updated_at=now, reason=None)
+    )
+    return bool(result.rowcount)
+
+
+async def suppress(conn: AsyncConnection, notification_id: str, reason: Reason) -> bool:
+    """queued → suppressed; False when the row was no longer queued."""
+    result = await conn.execute(
+        notifications.update()
+        .where(N.id == notification_id, N.status == NotificationStatus.QUEUED.value)
+        .values(status=NotificationStatus.SUPPRESSED.value, reason=reason.value)
+        .values(updated_at=datetime.now(UTC), send_after=None)
+    )
+    return bool(result.rowcount)
 
 
 async def claim(
@@ -113,25 +230,25 @@ async def release(conn: AsyncConnection, notification_id: str, reason: str) -> N
     )
 
 
-async def newer_exists(conn: AsyncConnection, row: Any) -> bool:
+async def newer_exists(conn: AsyncConnection, row: Notification) -> bool:
     """Is there fresher news for this shipment on this channel that is (or will be) sent?"""
     query = sa.select(N.id).where(
         N.shipment_id == row.shipment_id,
-        N.channel == row.channel,
+        N.channel == row.channel.value,
         N.cause_at > row.cause_at,
         N.status.in_(_LIVE),
     )
     return (await conn.execute(query.limit(1))).first() is not None
 
 
-async def siblings_alive(conn: AsyncConnection, row: Any) -> bool:
+async def siblings_alive(conn: AsyncConnection, row: Notification) -> bool:
     """Does another message of the same cause and channel still stand (e.g. a second device)?
 
     Locks the siblings first so two failing devices cannot both decide the other is alive.
     """
     query = (
         sa.select(N.id, N.status)
-        .where(N.cause_id == row.cause_id, N.channel == row.channel, N.id != row.id)
+        .where(N.cause_id == row.cause_id, N.channel == row.channel.value, N.id != row.id)
         .order_by(N.id)
         .with_for_update()
     )
@@ -140,18 +257,19 @@ async def siblings_alive(conn: AsyncConnection, row: Any) -> bool:
 
 async def list_for_shipment(
     conn: AsyncConnection, tenant_id: str, shipment_id: str
-) -> Sequence[Any]:
+) -> list[Notification]:
     query = (
         sa.select(notifications)
         .where(N.tenant_id == tenant_id, N.shipment_id == shipment_id)
         .order_by(N.created_at, N.id)
     )
-    return (await conn.execute(query)).all()
+    return [notification_of(row) for row in (await conn.execute(query)).mappings()]
 
 
-async def find_by_provider_id(conn: AsyncConnection, provider_id: str) -> Any:
+async def find_by_provider_id(conn: AsyncConnection, provider_id: str) -> Notification | None:
     query = sa.select(notifications).where(N.provider_id == provider_id).with_for_update()
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
+    return notification_of(row) if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,23 +324,3 @@ async def is_opted_out(conn: AsyncConnection, tenant_id: str, phone: str | None)
         sms_optouts.c.tenant_id == tenant_id, sms_optouts.c.phone_hash == address_hash(phone)
     )
     return (await conn.execute(query)).first() is not None
-
-
-async def recipient_of(conn: AsyncConnection, shipment_id: str) -> dict[str, Any] | None:
-    query = sa.select(shipments.c.recipient).where(shipments.c.id == shipment_id)
-    recipient: dict[str, Any] | None = (await conn.execute(query)).scalar_one_or_none()
-    return recipient
-
-
-async def remove_push_token(conn: AsyncConnection, shipment_id: str, token: str) -> None:
-    """Drop a token the push service called invalid from the shipment's recipient."""
-    query = sa.select(shipments.c.recipient).where(shipments.c.id == shipment_id).with_for_update()
-    recipient = (await conn.execute(query)).scalar_one_or_none()
-    if not recipient or token not in (recipient.get("push_tokens") or []):
-        return
-    tokens = [t for t in recipient["push_tokens"] if t != token]
-    await conn.execute(
-        shipments.update()
-        .where(shipments.c.id == shipment_id)
-        .values(recipient={**recipient, "push_tokens": tokens})
-    )

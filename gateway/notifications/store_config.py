@@ -28,16 +28,16 @@ class StoredRule:
     updated_at: datetime
 
 
-def _rule(row: Any) -> StoredRule:
+def _rule(row: sa.RowMapping) -> StoredRule:
     rule = Rule(
-        id=row.id,
-        name=row.name,
-        events=frozenset(TriggerEvent(e) for e in row.events),
-        channels=tuple(ChannelKind(c) for c in row.channels),
-        mode=DeliveryMode(row.mode),
-        enabled=row.enabled,
+        id=row["id"],
+        name=row["name"],
+        events=frozenset(TriggerEvent(e) for e in row["events"]),
+        channels=tuple(ChannelKind(c) for c in row["channels"]),
+        mode=DeliveryMode(row["mode"]),
+        enabled=row["enabled"],
     )
-    return StoredRule(rule, row.created_at, row.updated_at)
+    return StoredRule(rule, row["created_at"], row["updated_at"])
 
 
 def _rule_values(rule: Rule) -> dict[str, Any]:
@@ -56,14 +56,14 @@ async def list_rules(conn: AsyncConnection, tenant_id: str) -> list[StoredRule]:
         .where(notification_rules.c.tenant_id == tenant_id)
         .order_by(notification_rules.c.created_at, notification_rules.c.id)
     )
-    return [_rule(row) for row in (await conn.execute(query)).all()]
+    return [_rule(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def get_rule(conn: AsyncConnection, tenant_id: str, rule_id: str) -> StoredRule | None:
     query = sa.select(notification_rules).where(
         notification_rules.c.id == rule_id, notification_rules.c.tenant_id == tenant_id
     )
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
     return _rule(row) if row else None
 
 

@@ -14,8 +14,10 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.events import Location
 from gateway.notifications.rules import LIVE_STATUSES, ChannelKind, Recipient, address_hash
 from gateway.notifications.settings import NotificationSettings
+from gateway.notifications.store import Notification, notification_of
 from gateway.notifications.tables import (
     notification_settings,
     notification_templates,
@@ -30,7 +32,7 @@ N = notifications.c
 
 @dataclass(frozen=True, slots=True)
 class SendView:
-    row: Any  # the notifications row
+    row: Notification
     store_name: str
     tracking_number: str
     carrier: str
@@ -41,7 +43,7 @@ class SendView:
     has_overrides: bool  # the store has template overrides at all
 
 
-def _settings(config: Any) -> NotificationSettings:
+def _settings(config: dict[str, Any] | None) -> NotificationSettings:
     return NotificationSettings() if config is None else NotificationSettings.model_validate(config)
 
 
@@ -84,19 +86,20 @@ _SEND_QUERY: Final = _send_query()
 
 async def load_for_send(conn: AsyncConnection, notification_id: str) -> SendView | None:
     query, params = _SEND_QUERY, {"notification_id": notification_id}
-    row = (await conn.execute(query, params)).first()
+    row = (await conn.execute(query, params)).mappings().first()
     if row is None:
         return None
+    note = notification_of(row)
     return SendView(
-        row=row,
-        store_name=row.s_store_name,
-        tracking_number=row.s_tracking_number,
-        carrier=row.s_carrier,
-        recipient=Recipient.from_json(row.s_recipient),
-        settings=_settings(row.s_settings),
-        superseded=bool(row.s_superseded),
-        opted_out=row.channel == ChannelKind.SMS.value and bool(row.s_opted_out),
-        has_overrides=bool(row.s_overrides),
+        row=note,
+        store_name=row["s_store_name"],
+        tracking_number=row["s_tracking_number"],
+        carrier=row["s_carrier"],
+        recipient=Recipient.from_json(row["s_recipient"]),
+        settings=_settings(row["s_settings"]),
+        superseded=bool(row["s_superseded"]),
+        opted_out=note.channel is ChannelKind.SMS and bool(row["s_opted_out"]),
+        has_overrides=bool(row["s_overrides"]),
     )
 
 
@@ -105,7 +108,7 @@ class Scan:
     """The newest event with the notified status: when, where, who signed, the photo."""
 
     occurred_at: datetime | None = None
-    location: dict[str, Any] | None = None
+    location: Location | None = None
     signed_by: str | None = None
     photo_url: str | None = None
 
@@ -118,7 +121,9 @@ async def newest_scan(conn: AsyncConnection, shipment_id: str, status: str) -> S
         .limit(1)
     )
     row = (await conn.execute(query)).first()
-    return Scan(row.occurred_at, row.location, row.signed_by, row.photo_url) if row else Scan()
+    if row is None:
+        return Scan()
+    return Scan(row.occurred_at, Location.from_json(row.location), row.signed_by, row.photo_url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,40 +1,72 @@
-"""Environment configuration, read and validated once at start-up (contract: "Environment")."""
+"""Environment configuration, read and validated once at start-up (contract: "Environment").
+
+pydantic-settings reads the variables: `LASTMILE_<FIELD>` for the gateway's own settings, the
+providers' conventional names (`TWILIO_AUTH_TOKEN`, ...) for their credentials. An empty variable
+counts as unset. Any bad value, `LASTMILE_DEV=garbage` included, is a `SettingsError` that names
+the variable and never echoes its value.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 DEFAULT_DATABASE_URL: Final = "sqlite+aiosqlite:///./lastmile.db"
 KNOWN_CHANNELS: Final = frozenset({"console", "twilio", "sendgrid", "fcm"})
+ENV_PREFIX: Final = "LASTMILE_"
 _DB_SCHEMES: Final = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+# load_settings(environ): the mapping the next Settings() reads instead of os.environ.
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("lastmile_environ", default=None)
 
 
 class SettingsError(Exception):
     """A configuration value is invalid; the message names the variable, never its secret value."""
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        frozen=True,
+        extra="forbid",
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,  # `LASTMILE_REDIS_URL=` means unset, as it always did
+        str_strip_whitespace=True,
+        env_file=None,
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None  # None: start the embedded Redis
     public_url: str = "http://127.0.0.1:8080"
-    channels: tuple[str, ...] = ("console",)
+    channels: Annotated[tuple[str, ...], NoDecode] = ("console",)  # comma-separated
     dev: bool = False
     raw_payload_retention_days: int = Field(default=30, ge=1, le=3650)
     outbox_poll_s: float = Field(default=1.0, gt=0, le=60)
     log_level: str = "INFO"
-    twilio_account_sid: str | None = None
-    twilio_auth_token: SecretStr | None = None
-    twilio_from_number: str | None = None
-    sendgrid_api_key: SecretStr | None = None
-    sendgrid_from: str | None = None
-    sendgrid_webhook_public_key: str | None = None  # base64 DER (SendGrid's event webhook key)
-    google_application_credentials: str | None = None
+    # Provider credentials keep the providers' own variable names.
+    twilio_account_sid: str | None = Field(default=None, validation_alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: SecretStr | None = Field(default=None, validation_alias="TWILIO_AUTH_TOKEN")
+    twilio_from_number: str | None = Field(default=None, validation_alias="TWILIO_FROM_NUMBER")
+    sendgrid_api_key: SecretStr | None = Field(default=None, validation_alias="SENDGRID_API_KEY")
+    sendgrid_from: str | None = Field(default=None, validation_alias="SENDGRID_FROM")
+    # base64 DER (SendGrid's event webhook key)
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None, validation_alias="SENDGRID_WEBHOOK_PUBLIC_KEY"
+    )
+    google_application_credentials: str | None = Field(
+        default=None, validation_alias="GOOGLE_APPLICATION_CREDENTIALS"
+    )
     twilio_base_url: str | None = None
     sendgrid_base_url: str | None = None
     fcm_base_url: str | None = None
@@ -60,6 +92,13 @@ class Settings(BaseModel):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _split_channels(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
     @field_validator("channels")
     @classmethod
     def _known_channels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -74,53 +113,64 @@ class Settings(BaseModel):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-
-_ENV: Final[Mapping[str, str]] = {
-    "LASTMILE_DATABASE_URL": "database_url",
-    "LASTMILE_REDIS_URL": "redis_url",
-    "LASTMILE_PUBLIC_URL": "public_url",
-    "LASTMILE_CHANNELS": "channels",
-    "LASTMILE_DEV": "dev",
-    "LASTMILE_RAW_PAYLOAD_RETENTION_DAYS": "raw_payload_retention_days",
-    "LASTMILE_OUTBOX_POLL_S": "outbox_poll_s",
-    "LASTMILE_LOG_LEVEL": "log_level",
-    "TWILIO_ACCOUNT_SID": "twilio_account_sid",
-    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
-    "TWILIO_FROM_NUMBER": "twilio_from_number",
-    "SENDGRID_API_KEY": "sendgrid_api_key",
-    "SENDGRID_FROM": "sendgrid_from",
-    "SENDGRID_WEBHOOK_PUBLIC_KEY": "sendgrid_webhook_public_key",
-    "GOOGLE_APPLICATION_CREDENTIALS": "google_application_credentials",
-    "LASTMILE_TWILIO_BASE_URL": "twilio_base_url",
-    "LASTMILE_SENDGRID_BASE_URL": "sendgrid_base_url",
-    "LASTMILE_FCM_BASE_URL": "fcm_base_url",
-}
-_FIELD_TO_ENV: Final = {field: env for env, field in _ENV.items()}
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then the environment; no .env or secrets files."""
+        environ = _ENVIRON.get()
+        if environ is not None:
+            env_settings = _MappingSource(settings_cls, environ)
+        return init_settings, env_settings
 
 
-def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build Settings from the environment.
+class _MappingSource(EnvSettingsSource):
+    """The environment source, reading a given mapping (tests, tools) instead of os.environ."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def env_name(field: str) -> str:
+    """The variable that sets `field`: `LASTMILE_DEV`, or a provider's own `TWILIO_AUTH_TOKEN`."""
+    info = Settings.model_fields.get(field)
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+@contextmanager
+def _reading(environ: Mapping[str, str] | None) -> Iterator[None]:
+    token = _ENVIRON.set(environ)
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from the environment (`os.environ` when `environ` is None).
 
     Raises SettingsError naming the offending variable (never echoing a secret's value).
     """
-    env = os.environ if environ is None else environ
-    raw: dict[str, object] = {}
-    for name, field in _ENV.items():
-        value = env.get(name, "").strip()
-        if not value:
-            continue
-        if field == "channels":
-            raw[field] = tuple(part.strip() for part in value.split(",") if part.strip())
-        elif field == "dev":
-            raw[field] = value.lower() in {"1", "true", "yes", "on"}
-        else:
-            raw[field] = value
-    raw.update(overrides)
     try:
-        return Settings.model_validate(raw)
+        with _reading(os.environ if environ is None else environ):
+            return Settings(**overrides)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
-            problems.append(f"{_FIELD_TO_ENV.get(field, field)}: {err['msg']}")
+            where = str(err["loc"][0]) if err["loc"] else "?"
+            name = where if where.isupper() else env_name(where)
+            problems.append(f"{name}: {err['msg']}")  # err["input"] would be the value
         raise SettingsError("invalid configuration: " + "; ".join(problems)) from None

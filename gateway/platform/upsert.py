@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 
-def insert_ignore(table: sa.Table, dialect: str, **values: Any) -> sa.Insert:
+def insert_ignore(table: sa.Table, dialect: str, **values: object) -> sa.Insert:
     """With no values, the statement takes a list of parameter dicts (executemany)."""
     insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     if values:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Final
 
 from gateway.platform.job_context import JobContext
@@ -20,7 +21,14 @@ log = logging.getLogger(__name__)
 OUTBOX_KEEP: Final = timedelta(days=7)
 
 
-async def shipment_changed(ctx: JobContext, change_id: str) -> str:
+class ChangeOutcome(StrEnum):
+    """How a `shipment_changed` run ended; the `lastmile_jobs_total` outcome label."""
+
+    HANDLED = "done"
+    DUPLICATE = "duplicate"  # another run handled this change already
+
+
+async def shipment_changed(ctx: JobContext, change_id: str) -> ChangeOutcome:
     """Idempotent: a second run of the same change does nothing and says so."""
     with collect_added_jobs() as follow_up:
         async with ctx["db"].begin() as conn:
@@ -29,8 +37,8 @@ async def shipment_changed(ctx: JobContext, change_id: str) -> str:
                 for handler in CHANGE_HANDLERS:
                     await handler(conn, change)
     if change is None:
-        JOBS_RUN.labels(Job.SHIPMENT_CHANGED, "duplicate").inc()
-        return "already handled"
+        JOBS_RUN.labels(Job.SHIPMENT_CHANGED, ChangeOutcome.DUPLICATE.value).inc()
+        return ChangeOutcome.DUPLICATE
     # Hand this change's own follow-up jobs to arq now (a full drain here made every job fight
     # over the same outbox rows); anything missed stays in the outbox for the relay.
     try:
@@ -43,9 +51,9 @@ async def shipment_changed(ctx: JobContext, change_id: str) -> str:
         "estimated_delivery": change.eta_after.isoformat() if change.eta_after else None,
     }
     await ctx["redis"].publish(LIVE_SHIPMENT_CHANNEL + change.shipment_id, json.dumps(message))
-    JOBS_RUN.labels(Job.SHIPMENT_CHANGED, "done").inc()
+    JOBS_RUN.labels(Job.SHIPMENT_CHANGED, ChangeOutcome.HANDLED.value).inc()
     log.info("shipment %s now %s", change.shipment_id, change.status_after.value)
-    return f"{change.shipment_id} -> {change.status_after.value}"
+    return ChangeOutcome.HANDLED
 
 
 async def purge_expired(ctx: JobContext) -> dict[str, int]:

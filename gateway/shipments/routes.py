@@ -1,19 +1,33 @@
-"""Shipments API (`/v1/shipments`): register and read shipments, scoped to the calling store."""
+"""Shipments API (`/v1/shipments`): register, read and list shipments, scoped to the calling store.
+
+`GET /v1/shipments` has two shapes. With `tracking_number` it is the lookup it always was: one
+shipment (the oldest match; narrow it with `carrier`), or 404. Without it, a page of the store's
+shipments, newest first, with `next_cursor` for the next page and the filters of
+`ShipmentListQuery`.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.domain.privacy import mask_email, mask_phone
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
-from gateway.platform.http.openapi import Operation, read_body
+from gateway.platform.http.openapi import Operation, read_body, read_query
 from gateway.shipments import store as shipment_store
-from gateway.shipments.schemas import RecipientOut, ShipmentIn, ShipmentOut
-from gateway.shipments.store import Registration, ShipmentExists
+from gateway.shipments.schemas import (
+    RecipientOut,
+    ShipmentIn,
+    ShipmentList,
+    ShipmentListQuery,
+    ShipmentOut,
+    ShipmentSummary,
+    decode_cursor,
+    encode_cursor,
+)
+from gateway.shipments.store import Registration, Shipment, ShipmentExists, ShipmentFilter
 from gateway.tenants.auth import require_tenant
 from gateway.tracking.store_short_links import current_tracking_url
 
@@ -46,11 +60,14 @@ async def get_shipment(request: web.Request) -> web.Response:
     return web.json_response(await _shipment_json(request, tenant_id, request.match_info["id"]))
 
 
-async def find_shipment(request: web.Request) -> web.Response:
+async def find_or_list_shipments(request: web.Request) -> web.Response:
+    """The lookup by tracking number (one shipment, as before), else a page of shipments."""
     tenant_id = await require_tenant(request)
     tracking_number = request.query.get("tracking_number", "").strip().upper()
+    if "tracking_number" in request.query and not tracking_number:
+        raise ApiError(400, "invalid_parameter", "tracking_number: must not be empty")
     if not tracking_number:
-        raise ApiError(400, "missing_parameter", "tracking_number is required")
+        return await _list_shipments(request, tenant_id)
     async with request.app[DB].connect() as conn:
         found = await shipment_store.find(
             conn, tenant_id, tracking_number, request.query.get("carrier")
@@ -60,35 +77,71 @@ async def find_shipment(request: web.Request) -> web.Response:
     return web.json_response(await _shipment_json(request, tenant_id, found[0].id))
 
 
+async def _list_shipments(request: web.Request, tenant_id: str) -> web.Response:
+    query = read_query(request, ShipmentListQuery)
+    where = ShipmentFilter(
+        statuses=query.status,
+        carrier=query.carrier,
+        created_since=query.created_since,
+        created_until=query.created_until,
+        before=decode_cursor(query.cursor) if query.cursor else None,
+    )
+    async with request.app[DB].connect() as conn:
+        page = await shipment_store.list_page(conn, tenant_id, where, query.limit + 1)
+    shown = page[: query.limit]
+    last = shown[-1] if len(page) > query.limit else None
+    out = ShipmentList(
+        shipments=[_summary(shipment) for shipment in shown],
+        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
+    )
+    return web.json_response(out.model_dump(mode="json"))
+
+
 async def _shipment_json(request: web.Request, tenant_id: str, shipment_id: str) -> dict[str, Any]:
     async with request.app[DB].begin() as conn:  # begin: the shipment's first link is written
-        row = await shipment_store.get(conn, tenant_id, shipment_id)
-        if row is None:
+        shipment = await shipment_store.get(conn, tenant_id, shipment_id)
+        if shipment is None:
             raise not_found("shipment")
         timeline = await shipment_store.timeline(conn, shipment_id)
         tracking_url = await current_tracking_url(
             conn, request.app[SETTINGS].public_url, shipment_id, request.app[CLOCK].now()
         )
     return ShipmentOut(
-        id=row.id,
-        tracking_number=row.tracking_number,
-        carrier=row.carrier,
-        status=row.status,
-        estimated_delivery=row.estimated_delivery,
-        events=timeline,  # type: ignore[arg-type]
+        id=shipment.id,
+        tracking_number=shipment.tracking_number,
+        carrier=shipment.carrier,
+        status=shipment.status.value,
+        estimated_delivery=shipment.estimated_delivery,
+        events=[event.to_json() for event in timeline],  # type: ignore[misc]
         tracking_url=tracking_url,
-        order_id=row.order_id,
-        recipient=_masked_recipient(row),
-        destination=row.destination,
-        promised_by=row.promised_by,
-        registered=row.registered,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        order_id=shipment.order_id,
+        recipient=_masked_recipient(shipment),
+        destination=shipment.destination,
+        promised_by=shipment.promised_by,
+        registered=shipment.registered,
+        created_at=shipment.created_at,
+        updated_at=shipment.updated_at,
     ).model_dump(mode="json")
 
 
-def _masked_recipient(row: sa.Row[Any]) -> RecipientOut | None:
-    recipient = row.recipient
+def _summary(shipment: Shipment) -> ShipmentSummary:
+    return ShipmentSummary(
+        id=shipment.id,
+        tracking_number=shipment.tracking_number,
+        carrier=shipment.carrier,
+        status=shipment.status.value,
+        estimated_delivery=shipment.estimated_delivery,
+        order_id=shipment.order_id,
+        recipient=_masked_recipient(shipment),
+        promised_by=shipment.promised_by,
+        registered=shipment.registered,
+        created_at=shipment.created_at,
+        updated_at=shipment.updated_at,
+    )
+
+
+def _masked_recipient(shipment: Shipment) -> RecipientOut | None:
+    recipient = shipment.recipient
     if not recipient:
         return None
     return RecipientOut(
@@ -123,10 +176,13 @@ API: Final = (
     Operation(
         "GET",
         "/v1/shipments",
-        find_shipment,
-        summary="Look a shipment up by tracking number (and carrier)",
+        find_or_list_shipments,
+        summary=(
+            "List the store's shipments, newest first (cursor pages, filters); with "
+            "`tracking_number` (and `carrier`): that one shipment with its timeline, or 404"
+        ),
         tag=TAG,
-        response=ShipmentOut,
-        query=("tracking_number", "carrier"),
+        response=ShipmentList,
+        query=("tracking_number", *ShipmentListQuery.model_fields),
     ),
 )

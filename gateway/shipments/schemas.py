@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from gateway.carriers.schemas import CarrierName
+from gateway.domain.events import Status
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -119,5 +123,77 @@ class ShipmentOut(BaseModel):
     updated_at: datetime
 
 
+MAX_PAGE: Final = 100
+
+
+class ShipmentSummary(BaseModel):
+    """A shipment as listed: no timeline (GET /v1/shipments/{id} has it)."""
+
+    id: str
+    tracking_number: str
+    carrier: str
+    status: str
+    estimated_delivery: date | None
+    order_id: str | None
+    recipient: RecipientOut | None
+    promised_by: datetime | None
+    registered: bool
+    created_at: datetime
+    updated_at: datetime
+
+
 class ShipmentList(BaseModel):
-    shipments: list[ShipmentOut]
+    shipments: list[ShipmentSummary] = Field(description="newest first")
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page"
+    )
+
+
+class ShipmentListQuery(BaseModel):
+    """`GET /v1/shipments` without `tracking_number`: a page of the store's shipments."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: list[Status] = Field(
+        default_factory=list, description="comma-separated statuses, e.g. out_for_delivery"
+    )
+    carrier: CarrierName | None = None
+    created_since: AwareDatetime | None = Field(default=None, description="inclusive")
+    created_until: AwareDatetime | None = Field(default=None, description="exclusive")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return (
+            [part.strip() for part in value.split(",") if part.strip()]
+            if isinstance(value, str)
+            else value
+        )
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)  # raises ValueError for anything we did not hand out
+        return value
+
+
+def encode_cursor(created_at: datetime, shipment_id: str) -> str:
+    """Opaque to clients: where the next page starts (after this shipment)."""
+    raw = json.dumps([created_at.isoformat(), shipment_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError for a cursor this gateway did not hand out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at, shipment_id = json.loads(raw)
+        moment = datetime.fromisoformat(at)
+    except (binascii.Error, ValueError, TypeError):
+        raise ValueError("not a cursor from this API") from None
+    if moment.tzinfo is None or not isinstance(shipment_id, str):
+        raise ValueError("not a cursor from this API")
+    return moment, shipment_id

@@ -1,7 +1,8 @@
-"""Shipment reads and store registration."""
+"""Shipment reads and store registration: the SQL for `shipments`, `events` and their changes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.changes import ShipmentChange
-from gateway.domain.events import Status
+from gateway.domain.events import CanonicalEvent, Location, Status
 from gateway.platform.ids import new_id
 from gateway.platform.upsert import insert_ignore
 from gateway.shipments.tables import events, shipment_changes, shipments
@@ -18,6 +19,45 @@ from gateway.shipments.tables import events, shipment_changes, shipments
 
 class ShipmentExists(Exception):
     """The store already registered this tracking number for this carrier."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """One shipment as stored: what the store registered and what carrier events made of it."""
+
+    id: str
+    tenant_id: str
+    carrier: str
+    tracking_number: str
+    order_id: str | None
+    recipient: dict[str, Any]  # JSON as registered ({} until the store registers it)
+    destination: dict[str, Any] | None
+    promised_by: datetime | None
+    registered: bool  # the store registered it (not only carrier events)
+    status: Status
+    status_at: datetime | None
+    estimated_delivery: date | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _shipment(row: sa.RowMapping) -> Shipment:
+    return Shipment(
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        carrier=row["carrier"],
+        tracking_number=row["tracking_number"],
+        order_id=row["order_id"],
+        recipient=dict(row["recipient"] or {}),
+        destination=row["destination"],
+        promised_by=row["promised_by"],
+        registered=bool(row["registered"]),
+        status=Status(row["status"]),
+        status_at=row["status_at"],
+        estimated_delivery=row["estimated_delivery"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,25 +114,72 @@ async def register(conn: AsyncConnection, tenant_id: str, reg: Registration) -> 
     return str(shipment_id)
 
 
-async def get(conn: AsyncConnection, tenant_id: str, shipment_id: str) -> sa.Row[Any] | None:
+async def get(conn: AsyncConnection, tenant_id: str, shipment_id: str) -> Shipment | None:
+    """The tenant's shipment; None for an unknown id or another tenant's."""
     query = sa.select(shipments).where(
         shipments.c.id == shipment_id, shipments.c.tenant_id == tenant_id
     )
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
+    return _shipment(row) if row else None
+
+
+async def get_by_id(conn: AsyncConnection, shipment_id: str) -> Shipment | None:
+    """For jobs, whose shipment id came from the tenant's own data."""
+    row = (
+        (await conn.execute(sa.select(shipments).where(shipments.c.id == shipment_id)))
+        .mappings()
+        .first()
+    )
+    return _shipment(row) if row else None
 
 
 async def find(
     conn: AsyncConnection, tenant_id: str, tracking_number: str, carrier: str | None
-) -> list[sa.Row[Any]]:
+) -> list[Shipment]:
     query = sa.select(shipments).where(
         shipments.c.tenant_id == tenant_id, shipments.c.tracking_number == tracking_number
     )
     if carrier:
         query = query.where(shipments.c.carrier == carrier)
-    return list((await conn.execute(query.order_by(shipments.c.created_at))).all())
+    rows = (await conn.execute(query.order_by(shipments.c.created_at))).mappings()
+    return [_shipment(row) for row in rows]
 
 
-async def timeline(conn: AsyncConnection, shipment_id: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ShipmentFilter:
+    """Which of a store's shipments a listing shows; all given conditions must hold."""
+
+    statuses: Sequence[Status] = ()
+    carrier: str | None = None
+    created_since: datetime | None = None  # inclusive
+    created_until: datetime | None = None  # exclusive
+    before: tuple[datetime, str] | None = None  # (created_at, id) of the previous page's last
+
+
+async def list_page(
+    conn: AsyncConnection, tenant_id: str, where: ShipmentFilter, limit: int
+) -> list[Shipment]:
+    """Up to `limit` shipments, newest first (ties by id), strictly after `where.before`."""
+    s = shipments.c
+    query = sa.select(shipments).where(s.tenant_id == tenant_id)
+    if where.statuses:
+        query = query.where(s.status.in_([status.value for status in where.statuses]))
+    if where.carrier:
+        query = query.where(s.carrier == where.carrier)
+    if where.created_since is not None:
+        query = query.where(s.created_at >= where.created_since)
+    if where.created_until is not None:
+        query = query.where(s.created_at < where.created_until)
+    if where.before is not None:
+        at, shipment_id = where.before
+        query = query.where(
+            sa.or_(s.created_at < at, sa.and_(s.created_at == at, s.id < shipment_id))
+        )
+    query = query.order_by(s.created_at.desc(), s.id.desc()).limit(limit)
+    return [_shipment(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def timeline(conn: AsyncConnection, shipment_id: str) -> list[CanonicalEvent]:
     """Canonical events in occurred_at order (ties: arrival order), duplicates already collapsed."""
     query = (
         sa.select(events, shipments.c.tracking_number)
@@ -100,23 +187,63 @@ async def timeline(conn: AsyncConnection, shipment_id: str) -> list[dict[str, An
         .where(events.c.shipment_id == shipment_id)
         .order_by(events.c.occurred_at, events.c.id)
     )
-    return [_event_json(row) for row in (await conn.execute(query)).all()]
+    return [_event(row) for row in (await conn.execute(query)).mappings()]
 
 
-def _event_json(row: sa.Row[Any]) -> dict[str, Any]:
-    eta: date | None = row.estimated_delivery
-    return {
-        "tracking_number": row.tracking_number,
-        "carrier": row.carrier,
-        "status": row.status,
-        "carrier_status_code": row.carrier_status_code,
-        "occurred_at": row.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "location": row.location,
-        "description": row.description,
-        "estimated_delivery": eta.isoformat() if eta else None,
-        "signed_by": row.signed_by,
-        "photo_url": row.photo_url,
-    }
+async def event_by_identity(
+    conn: AsyncConnection, shipment_id: str, identity: str
+) -> CanonicalEvent | None:
+    """The stored event with this dedup identity (the one behind a change)."""
+    query = (
+        sa.select(events, shipments.c.tracking_number)
+        .join(shipments, shipments.c.id == events.c.shipment_id)
+        .where(events.c.shipment_id == shipment_id, events.c.identity == identity)
+    )
+    row = (await conn.execute(query)).mappings().first()
+    return _event(row) if row else None
+
+
+def _event(row: sa.RowMapping) -> CanonicalEvent:
+    location = row["location"]
+    return CanonicalEvent(
+        tracking_number=row["tracking_number"],
+        carrier=row["carrier"],
+        status=Status(row["status"]),
+        carrier_status_code=row["carrier_status_code"],
+        occurred_at=row["occurred_at"],
+        location=Location(
+            location.get("city"),
+            location.get("region"),
+            location.get("postal_code"),
+            location.get("country"),
+        )
+        if location
+        else None,
+        description=row["description"],
+        estimated_delivery=row["estimated_delivery"],
+        signed_by=row["signed_by"],
+        photo_url=row["photo_url"],
+    )
+
+
+async def recipient_of(conn: AsyncConnection, shipment_id: str) -> dict[str, Any] | None:
+    query = sa.select(shipments.c.recipient).where(shipments.c.id == shipment_id)
+    recipient: dict[str, Any] | None = (await conn.execute(query)).scalar_one_or_none()
+    return recipient
+
+
+async def remove_push_token(conn: AsyncConnection, shipment_id: str, token: str) -> None:
+    """Drop a token the push service called invalid from the shipment's recipient."""
+    query = sa.select(shipments.c.recipient).where(shipments.c.id == shipment_id).with_for_update()
+    recipient = (await conn.execute(query)).scalar_one_or_none()
+    if not recipient or token not in (recipient.get("push_tokens") or []):
+        return
+    tokens = [t for t in recipient["push_tokens"] if t != token]
+    await conn.execute(
+        shipments.update()
+        .where(shipments.c.id == shipment_id)
+        .values(recipient={**recipient, "push_tokens": tokens})
+    )
 
 
 async def claim_change(conn: AsyncConnection, change_id: str) -> ShipmentChange | None:
@@ -129,21 +256,25 @@ async def claim_change(conn: AsyncConnection, change_id: str) -> ShipmentChange 
     )
     if claimed.first() is None:
         return None
-    row: Any = (
-        await conn.execute(
-            sa.select(shipment_changes, shipments.c.tenant_id)
-            .join(shipments, shipments.c.id == shipment_changes.c.shipment_id)
-            .where(shipment_changes.c.id == change_id)
+    row = (
+        (
+            await conn.execute(
+                sa.select(shipment_changes, shipments.c.tenant_id)
+                .join(shipments, shipments.c.id == shipment_changes.c.shipment_id)
+                .where(shipment_changes.c.id == change_id)
+            )
         )
-    ).one()
+        .mappings()
+        .one()
+    )
     return ShipmentChange(
-        id=row.id,
-        shipment_id=row.shipment_id,
-        tenant_id=row.tenant_id,
-        status_before=Status(row.status_before) if row.status_before else None,
-        status_after=Status(row.status_after),
-        eta_before=row.eta_before,
-        eta_after=row.eta_after,
-        event_identity=row.event_identity,
-        created_at=row.created_at,
+        id=row["id"],
+        shipment_id=row["shipment_id"],
+        tenant_id=row["tenant_id"],
+        status_before=Status(row["status_before"]) if row["status_before"] else None,
+        status_after=Status(row["status_after"]),
+        eta_before=row["eta_before"],
+        eta_after=row["eta_after"],
+        event_identity=row["event_identity"],
+        created_at=row["created_at"],
     )

@@ -27,6 +27,7 @@ shipments = sa.Table(
     created_column(),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("tenant_id", "carrier", "tracking_number", name="uq_shipments_tracking"),
+    sa.Index("ix_shipments_listing", "tenant_id", "created_at", "id"),  # GET /v1/shipments
 )
 
 events = sa.Table(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Final
 
 from arq import Retry
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from channels.base import Channel, OutboundEmail, PermanentSendError, RetryableSendError
 from channels.registry import build_channels, close_channels
 from gateway.platform.job_context import JobContext
+from gateway.platform.metrics import JOBS_RUN
 from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
 from gateway.store_webhooks import store_alerts
@@ -59,19 +61,31 @@ async def endpoint_disabled(
         await add_job(conn, Job.SEND_STORE_ALERT, f"store_alert:{alert_id}", alert_id)
 
 
-async def send_store_alert(ctx: AlertJobContext, alert_id: str) -> str:
+class AlertOutcome(StrEnum):
+    """How a `send_store_alert` run ended; the `lastmile_jobs_total` outcome label."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    NOTHING_TO_SEND = "nothing_to_send"  # no such alert, or it is not pending any more
+    NO_ADDRESS = "no_address"  # the endpoint has no alert_email (or is gone)
+
+
+async def send_store_alert(ctx: AlertJobContext, alert_id: str) -> AlertOutcome:
     """Email a pending alert once. Raises Retry on a retryable channel error."""
     async with ctx["db"].connect() as conn:
         alert = await store_alerts.get(conn, alert_id)
         endpoint = await get_by_id(conn, alert.subject_id) if alert else None
     if alert is None or alert.status is not AlertStatus.PENDING:
-        return "nothing to send"
-    if endpoint is None or not endpoint.alert_email:
-        return "no address"
-    status = await _send(ctx, _email(endpoint, alert))
-    async with ctx["db"].begin() as conn:
-        await store_alerts.mark(conn, alert_id, status, datetime.now(UTC))
-    return status.value
+        outcome = AlertOutcome.NOTHING_TO_SEND
+    elif endpoint is None or not endpoint.alert_email:
+        outcome = AlertOutcome.NO_ADDRESS
+    else:
+        status = await _send(ctx, _email(endpoint, alert))
+        async with ctx["db"].begin() as conn:
+            await store_alerts.mark(conn, alert_id, status, datetime.now(UTC))
+        outcome = AlertOutcome.SENT if status is AlertStatus.SENT else AlertOutcome.FAILED
+    JOBS_RUN.labels(Job.SEND_STORE_ALERT, outcome.value).inc()
+    return outcome
 
 
 async def _send(ctx: AlertJobContext, email: OutboundEmail) -> AlertStatus:

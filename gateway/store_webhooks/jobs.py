@@ -27,6 +27,7 @@ from arq.worker import func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.platform.job_context import JobContext
+from gateway.platform.metrics import JOBS_RUN
 from gateway.platform.names import Job
 from gateway.store_webhooks import alerts, signing
 from gateway.store_webhooks import store as endpoints
@@ -50,10 +51,12 @@ class WebhookJobContext(JobContext, total=False):
 
 
 class Outcome(StrEnum):
-    DELIVERED = "delivered"
-    GAVE_UP = "gave_up"  # every retry failed: the lane moves on
+    """How a `deliver_webhook` run ended; the `lastmile_jobs_total` outcome label."""
+
+    IDLE = "idle"  # nothing more owed, or the head is another run's or not due yet
     DISABLED = "disabled"  # the endpoint is off: what it was owed is kept as missed
-    IDLE = "idle"  # nothing owed, or the head is another run's or not due yet
+    LANE_CONTINUES = "lane_continues"  # sent MAX_SENDS_PER_RUN: a fresh job carries on
+    NO_MESSAGE = "no_message"  # its endpoint was deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class _Soon:
 _Next = _Claim | _Soon | Outcome
 
 
-async def deliver_webhook(ctx: WebhookJobContext, message_id: str) -> str:
+async def deliver_webhook(ctx: WebhookJobContext, message_id: str) -> Outcome:
     """Deliver the lane of `message_id`, oldest first. Raises `Retry` after a failed attempt.
 
     Two transactions per send: claim the head; record the attempt and claim the next head.
@@ -78,7 +81,7 @@ async def deliver_webhook(ctx: WebhookJobContext, message_id: str) -> str:
     async with ctx["db"].begin() as conn:
         message = await messages.get_message(conn, message_id)
         if message is None:
-            return "no such message"  # its endpoint was deleted
+            return _counted(Outcome.NO_MESSAGE)
         step = await _claim_head(conn, message.endpoint_id, message.lane, datetime.now(UTC))
     sent = 0
     while isinstance(step, _Claim):
@@ -88,8 +91,13 @@ async def deliver_webhook(ctx: WebhookJobContext, message_id: str) -> str:
         raise Retry(defer=timedelta(seconds=step.wait_s))
     if sent >= MAX_SENDS_PER_RUN and step is not Outcome.DISABLED:
         await _continue_lane(ctx, message)
-        return f"{sent} sent, lane continues"
-    return f"{sent} sent, then {step.value}"
+        return _counted(Outcome.LANE_CONTINUES)
+    return _counted(step)
+
+
+def _counted(outcome: Outcome) -> Outcome:
+    JOBS_RUN.labels(Job.DELIVER_WEBHOOK, outcome.value).inc()
+    return outcome
 
 
 # The database counts attempts; arq's own try limit only has to stay out of the way.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.platform.appkeys import CLOCK, DB, RELAY, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
@@ -127,7 +128,7 @@ async def replay(request: web.Request) -> web.Response:
     return web.json_response(out.model_dump(mode="json"), status=202)
 
 
-async def _endpoint(conn: Any, tenant_id: str, request: web.Request) -> Endpoint:
+async def _endpoint(conn: AsyncConnection, tenant_id: str, request: web.Request) -> Endpoint:
     endpoint = await endpoints.get(conn, tenant_id, request.match_info["id"])
     if endpoint is None:
         raise not_found("webhook endpoint")

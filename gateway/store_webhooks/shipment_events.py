@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.changes import ShipmentChange
-from gateway.domain.events import format_utc
-from gateway.shipments.tables import events, shipments
+from gateway.domain.events import CanonicalEvent, format_utc
+from gateway.shipments import store as shipments
 from gateway.store_webhooks.events import EventType, emit
 
 
@@ -43,20 +43,11 @@ async def on_shipment_change(conn: AsyncConnection, change: ShipmentChange) -> N
 
 
 async def _shipment_data(conn: AsyncConnection, change: ShipmentChange) -> dict[str, Any] | None:
-    shipment = (
-        await conn.execute(sa.select(shipments).where(shipments.c.id == change.shipment_id))
-    ).first()
+    shipment = await shipments.get_by_id(conn, change.shipment_id)
     if shipment is None:
         return None
-    event = (
-        await conn.execute(
-            sa.select(events).where(
-                events.c.shipment_id == change.shipment_id,
-                events.c.identity == change.event_identity,
-            )
-        )
-    ).first()
-    recipient = shipment.recipient or {}
+    event = await shipments.event_by_identity(conn, change.shipment_id, change.event_identity)
+    recipient = shipment.recipient
     return {
         "shipment_id": shipment.id,
         "tracking_number": shipment.tracking_number,
@@ -70,16 +61,16 @@ async def _shipment_data(conn: AsyncConnection, change: ShipmentChange) -> dict[
     }
 
 
-def _event_json(event: Any) -> dict[str, Any]:
+def _event_json(event: CanonicalEvent) -> dict[str, Any]:
     return {
-        "status": event.status,
+        "status": event.status.value,
         "carrier_status_code": event.carrier_status_code,
         "occurred_at": format_utc(event.occurred_at),
         "description": event.description,
-        "location": event.location,
+        "location": event.location.to_json() if event.location else None,
         "signed_by": event.signed_by,
     }
 
 
-def _iso(value: Any) -> str | None:
+def _iso(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None

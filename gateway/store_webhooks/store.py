@@ -49,24 +49,24 @@ class Endpoint:
         return active
 
 
-def _endpoint(row: Any) -> Endpoint:
+def _endpoint(row: sa.RowMapping) -> Endpoint:
     return Endpoint(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        url=row.url,
-        description=row.description,
-        event_types=list(row.event_types),
-        enabled=bool(row.enabled),
-        include_pii=bool(row.include_pii),
-        alert_email=row.alert_email,
-        disabled_reason=row.disabled_reason,
-        disabled_at=row.disabled_at,
-        failing_since=row.failing_since,
-        previous_expires_at=row.previous_expires_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        secret=row.secret,
-        previous_secret=row.previous_secret,
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        url=row["url"],
+        description=row["description"],
+        event_types=list(row["event_types"]),
+        enabled=bool(row["enabled"]),
+        include_pii=bool(row["include_pii"]),
+        alert_email=row["alert_email"],
+        disabled_reason=row["disabled_reason"],
+        disabled_at=row["disabled_at"],
+        failing_since=row["failing_since"],
+        previous_expires_at=row["previous_expires_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        secret=row["secret"],
+        previous_secret=row["previous_secret"],
     )
 
 
@@ -96,14 +96,14 @@ async def get(conn: AsyncConnection, tenant_id: str, endpoint_id: str) -> Endpoi
     query = sa.select(webhook_endpoints).where(
         webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.tenant_id == tenant_id
     )
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
     return _endpoint(row) if row else None
 
 
 async def get_by_id(conn: AsyncConnection, endpoint_id: str) -> Endpoint | None:
     """For the worker only (the message already names its tenant's endpoint)."""
     query = sa.select(webhook_endpoints).where(webhook_endpoints.c.id == endpoint_id)
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
     return _endpoint(row) if row else None
 
 
@@ -113,7 +113,7 @@ async def list_for(conn: AsyncConnection, tenant_id: str) -> list[Endpoint]:
         .where(webhook_endpoints.c.tenant_id == tenant_id)
         .order_by(webhook_endpoints.c.created_at, webhook_endpoints.c.id)
     )
-    return [_endpoint(row) for row in (await conn.execute(query)).all()]
+    return [_endpoint(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def update(

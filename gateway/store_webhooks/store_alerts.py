@@ -49,7 +49,8 @@ async def add(conn: AsyncConnection, alert: StoreAlert) -> None:
 
 
 async def get(conn: AsyncConnection, alert_id: str) -> StoreAlert | None:
-    row = (await conn.execute(sa.select(store_alerts).where(store_alerts.c.id == alert_id))).first()
+    query = sa.select(store_alerts).where(store_alerts.c.id == alert_id)
+    row = (await conn.execute(query)).mappings().first()
     return _alert(row) if row is not None else None
 
 
@@ -59,18 +60,18 @@ async def list_for(conn: AsyncConnection, tenant_id: str) -> list[StoreAlert]:
         .where(store_alerts.c.tenant_id == tenant_id)
         .order_by(store_alerts.c.created_at)
     )
-    return [_alert(row) for row in (await conn.execute(query)).all()]
+    return [_alert(row) for row in (await conn.execute(query)).mappings()]
 
 
-def _alert(row: Any) -> StoreAlert:
+def _alert(row: sa.RowMapping) -> StoreAlert:
     return StoreAlert(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        kind=row.kind,
-        subject_id=row.subject_id,
-        detail=dict(row.detail),
-        status=AlertStatus(row.status),
-        created_at=row.created_at,
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        kind=row["kind"],
+        subject_id=row["subject_id"],
+        detail=dict(row["detail"]),
+        status=AlertStatus(row["status"]),
+        created_at=row["created_at"],
     )
 
 

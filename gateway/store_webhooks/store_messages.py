@@ -105,25 +105,40 @@ async def insert_message(conn: AsyncConnection, message: NewMessage) -> None:
     )
 
 
-def _message(row: Any) -> Message:
+def _message(row: sa.RowMapping) -> Message:
     return Message(
-        seq=row.seq,
-        id=row.id,
-        endpoint_id=row.endpoint_id,
-        lane=row.lane,
-        body=row.body,
-        status=MessageStatus(row.status),
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        lease_until=row.lease_until,
-        created_at=row.created_at,
+        seq=row["seq"],
+        id=row["id"],
+        endpoint_id=row["endpoint_id"],
+        lane=row["lane"],
+        body=row["body"],
+        status=MessageStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        lease_until=row["lease_until"],
+        created_at=row["created_at"],
+    )
+
+
+def _attempt(row: sa.RowMapping) -> Attempt:
+    return Attempt(
+        endpoint_id=row["endpoint_id"],
+        message_id=row["message_id"],
+        attempted_at=row["attempted_at"],
+        status_code=row["status_code"],
+        latency_ms=row["latency_ms"],
+        response_body=row["response_body"],
+        error=row["error"],
+        next_retry_at=row["next_retry_at"],
     )
 
 
 async def get_message(conn: AsyncConnection, message_id: str) -> Message | None:
     row = (
-        await conn.execute(sa.select(webhook_messages).where(webhook_messages.c.id == message_id))
-    ).first()
+        (await conn.execute(sa.select(webhook_messages).where(webhook_messages.c.id == message_id)))
+        .mappings()
+        .first()
+    )
     return _message(row) if row else None
 
 
@@ -139,7 +154,7 @@ async def lane_head(conn: AsyncConnection, endpoint_id: str, lane: str) -> Messa
         .order_by(webhook_messages.c.seq)
         .limit(1)
     )
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
     return _message(row) if row else None
 
 
@@ -238,17 +253,18 @@ async def overdue(conn: AsyncConnection, before: datetime, limit: int) -> list[M
         .order_by(webhook_messages.c.next_attempt_at)
         .limit(limit)
     )
-    return [_message(row) for row in (await conn.execute(query)).all()]
+    return [_message(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def list_attempts(
     conn: AsyncConnection, endpoint_id: str, *, limit: int, message_id: str | None = None
-) -> list[Any]:
+) -> list[Attempt]:
+    """The endpoint's attempts, newest first."""
     query = sa.select(webhook_attempts).where(webhook_attempts.c.endpoint_id == endpoint_id)
     if message_id is not None:
         query = query.where(webhook_attempts.c.message_id == message_id)
     query = query.order_by(webhook_attempts.c.id.desc()).limit(limit)
-    return list((await conn.execute(query)).all())
+    return [_attempt(row) for row in (await conn.execute(query)).mappings()]
 
 
 async def purge(conn: AsyncConnection, before: datetime) -> int:

@@ -1,4 +1,4 @@
-"""HTML pages for customers: one Jinja2 environment, the inline CSS and its CSP, the 404 page.
+"""HTML pages for customers: the pages' Jinja2 environment, the inline CSS and its CSP, the 404.
 
 Every page carries the same protective headers. The stylesheet is inlined (one round trip on a
 phone) and allowed by its sha256 in `style-src`; no script may run at all.
@@ -11,30 +11,21 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any, Final
 
-import jinja2
 from aiohttp import web
 from aiohttp.web import ContentCoding
 from markupsafe import Markup
 
+from gateway.platform.templates import file_environment, template_dir
 from gateway.tracking.page_text import TEXT, PageLocale
 
-TEMPLATES_DIR: Final = Path(__file__).resolve().parents[2] / "templates"
 CUSTOMER_PREFIX: Final = "/t/"
 # Above this many bytes aiohttp compresses in a thread; a page is well below and compresses in
 # ~0.1 ms, cheaper than the hop to a thread.
 _SYNC_COMPRESS_BYTES: Final = 256 * 1024
 
-_ENV: Final = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
+_ENV: Final = file_environment()  # the pages' own: every page is .html.j2, so autoescaped
 
 
 def _minify(css: str) -> str:
@@ -43,7 +34,7 @@ def _minify(css: str) -> str:
     return re.sub(r"\s*([{};,>])\s*", r"\1", css).replace(";}", "}").strip()
 
 
-CSS: Final = _minify((TEMPLATES_DIR / "pages" / "tracking.css").read_text(encoding="utf-8"))
+CSS: Final = _minify((template_dir() / "pages" / "tracking.css").read_text(encoding="utf-8"))
 _CSS_HASH: Final = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; "

@@ -48,7 +48,13 @@ from gateway.tracking.rules import (
 from gateway.tracking.store import TrackedEvent, TrackedShipment
 from gateway.tracking.store_links import delivered_at
 from gateway.tracking.store_ratings import Rating
-from gateway.tracking.view import Notice, PageInput, TrackingView, build_view, inline_photo
+from gateway.tracking.view import (
+    Notice,
+    PageInput,
+    TrackingView,
+    build_view,
+    newest_inline_photo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +123,7 @@ def view_of(request: web.Request, loaded: Loaded, notice: Notice | None = None) 
         rating=loaded.rating,
         locale=page_locale(request, loaded.shipment),
         now=loaded.now,
-        photo_path=f"/t/{token}/photo",
+        link_path=f"/t/{token}",
     )
     return build_view(given, notice)
 
@@ -159,15 +165,14 @@ async def tracking_status(request: web.Request) -> web.Response:
 async def delivery_photo(request: web.Request) -> web.Response:
     """The proof-of-delivery photo when the carrier sent it inline (a data: URL)."""
     loaded = await load_link(request)
-    photo = inline_photo(loaded.events)
+    photo = newest_inline_photo(loaded.events)
     if photo is None:
         raise web.HTTPNotFound()
-    subtype, data = photo
     try:
-        body = base64.b64decode(data, validate=True)
+        body = base64.b64decode(photo.data, validate=True)
     except (binascii.Error, ValueError):
         raise web.HTTPNotFound() from None
-    return web.Response(body=body, content_type=f"image/{subtype}", headers=PHOTO_HEADERS)
+    return web.Response(body=body, content_type=f"image/{photo.subtype}", headers=PHOTO_HEADERS)
 
 
 async def post_rating(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.events import Location
 from gateway.platform.upsert import insert_ignore
 from gateway.shipments.tables import events, shipments
 from gateway.tenants.tables import tenants
@@ -40,7 +41,7 @@ class TrackedShipment:
 class TrackedEvent:
     status: str
     occurred_at: datetime
-    location: dict[str, Any] | None
+    location: Location | None
     description: str
     signed_by: str | None
     photo_url: str | None
@@ -83,32 +84,32 @@ async def _load(
     )
     if with_rating:
         query = query.outerjoin(ratings, ratings.c.shipment_id == shipments.c.id)
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
     if row is None:
         return None
     shipment = _shipment(row)
     rating = None
-    if with_rating and row.rating_id is not None:
-        fields = {c.name: row._mapping[f"rating_{c.name}"] for c in ratings.columns}
+    if with_rating and row["rating_id"] is not None:
+        fields = {c.name: row[f"rating_{c.name}"] for c in ratings.columns}
         rating = Rating(**fields)
     return shipment, rating
 
 
-def _shipment(row: sa.Row[Any]) -> TrackedShipment:
+def _shipment(row: sa.RowMapping) -> TrackedShipment:
     return TrackedShipment(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        store_name=row.store_name,
-        tracking_number=row.tracking_number,
-        carrier=row.carrier,
-        order_id=row.order_id,
-        status=row.status,
-        status_at=row.status_at,
-        estimated_delivery=row.estimated_delivery,
-        promised_by=row.promised_by,
-        recipient=row.recipient or {},
-        link_generation=row.link_generation,
-        last_opened_at=row.last_opened_at,
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        store_name=row["store_name"],
+        tracking_number=row["tracking_number"],
+        carrier=row["carrier"],
+        order_id=row["order_id"],
+        status=row["status"],
+        status_at=row["status_at"],
+        estimated_delivery=row["estimated_delivery"],
+        promised_by=row["promised_by"],
+        recipient=row["recipient"] or {},
+        link_generation=row["link_generation"],
+        last_opened_at=row["last_opened_at"],
     )
 
 
@@ -127,7 +128,14 @@ async def load_events(conn: AsyncConnection, shipment_id: str) -> list[TrackedEv
         .order_by(events.c.occurred_at, events.c.id)
     )
     return [
-        TrackedEvent(r.status, r.occurred_at, r.location, r.description, r.signed_by, r.photo_url)
+        TrackedEvent(
+            r.status,
+            r.occurred_at,
+            Location.from_json(r.location),
+            r.description,
+            r.signed_by,
+            r.photo_url,
+        )
         for r in (await conn.execute(query)).all()
     ]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,23 +35,23 @@ class ListedRating:
     carrier: str
 
 
-def _rating(row: sa.Row[Any]) -> Rating:
+def _rating(row: sa.RowMapping) -> Rating:
     return Rating(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        shipment_id=row.shipment_id,
-        driver_id=row.driver_id,
-        score=row.score,
-        comment=row.comment,
-        source=row.source,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=row["id"],
+        tenant_id=row["tenant_id"],
+        shipment_id=row["shipment_id"],
+        driver_id=row["driver_id"],
+        score=row["score"],
+        comment=row["comment"],
+        source=row["source"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
 async def get_for_shipment(conn: AsyncConnection, shipment_id: str) -> Rating | None:
     query = sa.select(ratings).where(ratings.c.shipment_id == shipment_id)
-    row = (await conn.execute(query)).first()
+    row = (await conn.execute(query)).mappings().first()
     return _rating(row) if row else None
 
 
@@ -103,5 +102,5 @@ async def list_for_tenant(
     )
     if since is not None:
         query = query.where(ratings.c.updated_at >= since)
-    rows = (await conn.execute(query)).all()
-    return [ListedRating(_rating(row), row.tracking_number, row.carrier) for row in rows]
+    rows = (await conn.execute(query)).mappings()
+    return [ListedRating(_rating(row), row["tracking_number"], row["carrier"]) for row in rows]

@@ -6,7 +6,6 @@ the recipient's time zone; contact details only ever appear masked.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,13 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.domain.events import Status, format_utc
 from gateway.domain.privacy import mask_email, mask_phone
+from gateway.domain.proof import InlinePhoto, inline_photo, photo_src
 from gateway.tracking.page_text import PageLocale
 from gateway.tracking.rules import editable_until, is_editable, may_rate
 from gateway.tracking.store import TrackedEvent, TrackedShipment
 from gateway.tracking.store_ratings import Rating
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
-_INLINE_PHOTO: Final = re.compile(r"^data:image/(jpeg|png|webp);base64,[A-Za-z0-9+/=]+$")
 _STEPS: Final = ("ordered", "shipped", "out_for_delivery", "delivered")
 # status -> (index of the current step, tone of the status badge)
 _PROGRESS: Final[dict[str, tuple[int, str]]] = {
@@ -142,7 +141,7 @@ class PageInput:
     rating: Rating | None
     locale: PageLocale
     now: datetime
-    photo_path: str  # where the page serves an inline (data:) photo from
+    link_path: str  # `/t/{token}`: an inline (data:) photo is served below it
 
 
 def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
@@ -168,7 +167,7 @@ def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
         delivered_at=ship.status_at if delivered else None,
         steps=_steps(loc, status, step_index),
         days=_days(given.events, loc, zone, given.now),
-        proof=_proof(given.events, given.photo_path) if delivered else None,
+        proof=_proof(given.events, given.link_path) if delivered else None,
         rating=_rating(given.rating, loc, zone, given.now),
         can_rate=may_rate(status)
         and (given.rating is None or is_editable(given.rating.created_at, given.now)),
@@ -250,7 +249,7 @@ def _entry(event: TrackedEvent, loc: PageLocale, local: datetime, day: str) -> E
         status=status,
         label=label or loc.t("badge.unknown"),
         detail=detail or None,
-        location=_place(event.location),
+        location=event.location.label() if event.location else None,
         occurred_at=event.occurred_at,
         day=day,
         time=loc.time(local),
@@ -263,38 +262,24 @@ def _tidy(text: str) -> str:
     return text.capitalize() if text.isupper() else text
 
 
-def _place(location: dict[str, Any] | None) -> str | None:
-    if not location:
-        return None
-    city = location.get("city") or ""
-    city = city.title() if city.isupper() else city
-    parts = [city, location.get("region") or ""]
-    if not parts[1]:
-        parts.append(location.get("country") or "")
-    return ", ".join(part for part in parts if part) or None
-
-
-def _proof(events: list[TrackedEvent], photo_path: str) -> Proof | None:
+def _proof(events: list[TrackedEvent], link_path: str) -> Proof | None:
     """Newest proof fields among the events (a re-delivery may add the photo later)."""
     received_by = photo = None
     for event in events:
         received_by = event.signed_by or received_by
         photo = event.photo_url or photo
-    if photo and _INLINE_PHOTO.match(photo):
-        photo = photo_path
-    elif photo and not photo.startswith("https://"):
-        photo = None
     if received_by and received_by.isupper():
         received_by = received_by.title()
-    return Proof(received_by, photo) if received_by or photo else None
+    src = photo_src(photo, link_path)
+    return Proof(received_by, src) if received_by or src else None
 
 
-def inline_photo(events: list[TrackedEvent]) -> tuple[str, str] | None:
-    """(image subtype, base64 data) of the newest data: photo, for `/t/{token}/photo`."""
+def newest_inline_photo(events: list[TrackedEvent]) -> InlinePhoto | None:
+    """The newest inline (data:) photo, for `/t/{token}/photo`."""
     for event in reversed(events):
-        match = _INLINE_PHOTO.match(event.photo_url or "")
-        if match:
-            return match[1], (event.photo_url or "").partition(",")[2]
+        photo = inline_photo(event.photo_url)
+        if photo is not None:
+            return photo
     return None
 
 

@@ -86,10 +86,37 @@ async def test_patch_with_wrong_scheme_changes_nothing(
     fixture = load_fixture("ups", "out_for_delivery")
     path = await connect_carrier(client, store, fixture)
     url = f"/v1/carrier-connections/{path.rsplit('/', 1)[1]}"
-    bad = {"scheme": "hmac_sha256_base64", "header": "credential", "secret": "whatever-secret"}
+    bad = {"scheme": "hmac_sha256_base64", "header": "credential", "secret": "whatever-secret-0123"}
 
     response = await client.patch(url, json={"auth": bad}, headers=store.headers)
 
     assert response.status == 422
     assert "whatever-secret" not in await response.text()
     assert (await post_fixture(client, path, fixture)).status == 202
+
+
+async def test_a_secret_shorter_than_16_bytes_is_refused_naming_the_field(
+    client: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    store = await make_store(engine)
+    placeholder = {"scheme": "hmac_sha256_base64", "header": "fdx-signature", "secret": "..."}
+    rotating = {**placeholder, "secret": None, "secrets": ["fedex-secret-0123456789", "short"]}
+    del rotating["secret"]
+
+    created = await client.post(
+        "/v1/carrier-connections",
+        json={"carrier": "fedex", "auth": placeholder},
+        headers=store.headers,
+    )
+    connection_id = await connect_carrier(client, store, load_fixture("fedex", "out_for_delivery"))
+    patched = await client.patch(
+        f"/v1/carrier-connections/{connection_id.rsplit('/', 1)[1]}",
+        json={"auth": rotating},
+        headers=store.headers,
+    )
+
+    assert created.status == 422
+    assert (await created.json())["error"]["message"] == "auth: secret is shorter than 16 bytes"
+    assert patched.status == 422
+    assert "secrets[1] is shorter than 16 bytes" in (await patched.json())["error"]["message"]
+    assert "short" not in (await patched.json())["error"]["message"].replace("shorter", "")

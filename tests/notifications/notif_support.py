@@ -20,7 +20,7 @@ from gateway.platform.settings import Settings
 from gateway.platform.tables import outbox
 from gateway.shipments.jobs import shipment_changed
 from gateway.shipments.tables import shipment_changes
-from gateway.worker import build_worker
+from tests.conftest import BurstWorker
 from tests.support import Store, connect_carrier, load_fixture, make_store, post_fixture
 
 FAST_BACKOFF_S = (0.02, 0.02, 0.02, 0.02, 0.02)
@@ -55,19 +55,9 @@ async def notify_client(aiohttp_client: Any, provider_settings: Settings) -> Tes
 
 
 @pytest.fixture
-async def notify_worker(provider_settings: Settings, engine: AsyncEngine) -> AsyncIterator[Worker]:
+async def notify_worker(provider_settings: Settings, burst_worker: BurstWorker) -> Worker:
     """A real arq burst worker whose channels are the real SDKs pointed at the fakes."""
-    assert provider_settings.redis_url
-    worker = build_worker(
-        provider_settings,
-        provider_settings.redis_url,
-        burst=True,
-        handle_signals=False,
-        poll_delay=0.01,
-        ctx={"db": engine, "run_relay": False, "notify_backoff_s": FAST_BACKOFF_S},
-    )
-    yield worker
-    await worker.close()
+    return burst_worker(provider_settings, notify_backoff_s=FAST_BACKOFF_S)
 
 
 async def quiet_store(

@@ -11,6 +11,7 @@ import pytest
 from gateway.domain.events import Status
 from gateway.notifications.rules import (
     DEFAULT_RULES,
+    STATUS_EVENTS,
     ChannelKind,
     DeliveryMode,
     QuietHours,
@@ -173,3 +174,10 @@ def test_language_fallback() -> None:
         "en",
         "en",
     ]
+
+
+def test_every_status_but_unknown_notifies_as_its_own_event() -> None:
+    assert {event.value for event in STATUS_EVENTS.values()} == {
+        status.value for status in Status if status is not Status.UNKNOWN
+    }
+    assert all(STATUS_EVENTS[status] == status.value for status in STATUS_EVENTS)

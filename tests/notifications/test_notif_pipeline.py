@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.sms_length import segment_count
 from gateway.domain.privacy import mask_phone
-from gateway.notifications.store import is_opted_out, recipient_of
+from gateway.notifications.store import is_opted_out
+from gateway.shipments.store import recipient_of
 from tests.fakes.fake_providers import FakeProviders
 from tests.notifications.notif_support import (
     EMAIL,

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.base import Channel, Message, Receipt
 from channels.registry import build_channels, close_channels
-from gateway.notifications.jobs import send_notification
+from gateway.notifications.jobs import SendOutcome, send_notification
 from gateway.notifications.plan import Trigger, plan_event
 from gateway.notifications.rules import TriggerEvent
 from gateway.platform.settings import Settings
-from gateway.worker import build_worker
+from tests.conftest import BurstWorker
 from tests.fakes.fake_providers import FakeProviders
 from tests.notifications.notif_support import (
     FAST_BACKOFF_S,
@@ -90,7 +90,7 @@ async def test_quiet_hours_defer_until_morning_unless_urgent(
         json={"urgent_events": ["out_for_delivery"]},
         headers=store.headers,
     )
-    assert await send_notification(job_ctx, nid) == "sent sms"  # type: ignore[arg-type]
+    assert await send_notification(job_ctx, nid) is SendOutcome.SENT  # type: ignore[arg-type]
     assert len(fake_providers.twilio.requests) == 1
 
 
@@ -123,7 +123,7 @@ async def test_a_finished_notification_is_never_sent_again(
     first = await send_notification(job_ctx, nid)  # type: ignore[arg-type]
     second = await send_notification(job_ctx, nid)  # type: ignore[arg-type]
 
-    assert (first, second) == ("sent sms", "done already (sent)")
+    assert (first, second) == (SendOutcome.SENT, SendOutcome.DONE_ALREADY)
     assert len(fake_providers.twilio.requests) == 1
 
 
@@ -147,7 +147,7 @@ async def test_a_stopping_worker_records_the_send_in_flight(
 
     [row] = await notification_rows(engine, shipment_id)
     assert (row.status, row.provider_id) == ("sent", fake_providers.twilio.requests[0].sid)
-    assert await send_notification(job_ctx, nid) == "done already (sent)"  # type: ignore[arg-type]
+    assert await send_notification(job_ctx, nid) is SendOutcome.DONE_ALREADY  # type: ignore[arg-type]
     assert len(fake_providers.twilio.requests) == 1
 
 
@@ -177,24 +177,12 @@ async def test_a_job_killed_mid_send_is_rerun_without_sending_twice(
     engine: AsyncEngine,
     provider_settings: Settings,
     fake_providers: FakeProviders,
+    burst_worker: BurstWorker,
 ) -> None:
     channels = build_channels(provider_settings)
     dying = DiesAfterSending(channels["sms"])
     channels["sms"] = dying
-    assert provider_settings.redis_url
-    worker = build_worker(
-        provider_settings,
-        provider_settings.redis_url,
-        burst=True,
-        handle_signals=False,
-        poll_delay=0.01,
-        ctx={
-            "db": engine,
-            "run_relay": False,
-            "channels": channels,
-            "notify_backoff_s": FAST_BACKOFF_S,
-        },
-    )
+    worker = burst_worker(provider_settings, channels=channels, notify_backoff_s=FAST_BACKOFF_S)
     store = await quiet_store(notify_client, engine)
     await add_rule(notify_client, store, ["out_for_delivery"], ["sms"])
     shipment_id = await register(notify_client, store)
@@ -235,7 +223,7 @@ async def test_dispatcher_events_plan_through_the_same_rules(
         [nid] = await plan_event(conn, trigger)  # the default rules include `arriving`
     async with engine.begin() as conn:
         assert await plan_event(conn, trigger) == []  # the same cause queues nothing new
-    assert await send_notification(job_ctx, nid) == "sent sms"  # type: ignore[arg-type]
+    assert await send_notification(job_ctx, nid) is SendOutcome.SENT  # type: ignore[arg-type]
 
     [sms] = fake_providers.twilio.requests
     assert sms.body.startswith(

@@ -3,7 +3,6 @@ HTML is escaped, the wheel ships the templates; store overrides run sandboxed.""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,13 @@ from gateway.notifications.formatting import format_day, format_eta, format_mome
 from gateway.notifications.render import (
     MAX_SMS_SEGMENTS,
     SAMPLE_CONTEXT,
-    TEMPLATES_DIR,
     TemplateProblem,
     render_builtin,
     render_override,
     to_gsm7,
 )
 from gateway.notifications.rules import LANGUAGES, ChannelKind, TriggerEvent
+from gateway.platform.templates import template_dir
 from gateway.tracking.short_links import new_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,10 +124,7 @@ def test_overrides_render_in_the_sandbox() -> None:
         render_override(ChannelKind.SMS, "x", {"body": "{{ 'x' * 5000 }}"}, context)
 
 
-def test_the_wheel_ships_the_templates() -> None:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    include = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
-    assert include["templates"] == "templates"
-    # Installed, `templates/` sits next to the `gateway` package: the same relative path.
-    assert TEMPLATES_DIR == ROOT / "templates"
-    assert (TEMPLATES_DIR / "sms" / "en" / "delivered.txt.j2").is_file()
+def test_a_checkout_renders_from_its_own_templates_folder() -> None:
+    # Installed from the wheel they are package data (tests/test_wheel.py installs one).
+    assert template_dir() == ROOT / "templates"
+    assert (template_dir() / "sms" / "en" / "delivered.txt.j2").is_file()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
-from types import SimpleNamespace
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -18,11 +17,13 @@ import pytest
 from babel.localedata import locale_identifiers
 
 from channels.sms_length import SmsEncoding, sms_length
+from gateway.domain.events import Location
 from gateway.notifications.compose import CARRIER_NAMES, SMS_LOCATION_CHARS, message_context
 from gateway.notifications.formatting import format_moment
 from gateway.notifications.render import render_builtin
-from gateway.notifications.rules import ChannelKind, Recipient, TriggerEvent
+from gateway.notifications.rules import ChannelKind, NotificationStatus, Recipient, TriggerEvent
 from gateway.notifications.settings import NotificationSettings
+from gateway.notifications.store import Notification
 from gateway.notifications.store_reads import Scan, SendView
 from gateway.tracking.short_links import TOKEN_CHARS, new_token
 from gateway.tracking.store_links import tracking_url
@@ -31,6 +32,7 @@ from webhooks.registry import CARRIERS
 STORE_NAME: Final = "Northwind Books & Co"
 PUBLIC_URL: Final = "https://track.northwind-books.com"
 CARRIER_CODES: Final = (*CARRIERS, "driver")  # driver-app stops are carrier "driver"
+NOW: Final = datetime(2026, 3, 16, 12, tzinfo=UTC)
 
 
 @cache
@@ -54,7 +56,31 @@ def longest_carrier_code() -> str:
 
 
 def send_view(event: TriggerEvent, locale: str, facts: dict[str, str]) -> SendView:
-    row = SimpleNamespace(channel=ChannelKind.SMS.value, event=event.value, facts=facts)
+    row = Notification(
+        id="ntf_1",
+        tenant_id="ten_1",
+        shipment_id="shp_1",
+        cause_id="chg_1",
+        event=event,
+        channel=ChannelKind.SMS,
+        address="+15555550123",
+        fallback=(),
+        facts=facts,
+        template=None,
+        subject=None,
+        body=None,
+        html=None,
+        status=NotificationStatus.QUEUED,
+        reason=None,
+        provider_id=None,
+        attempts=0,
+        cause_at=NOW,
+        send_after=None,
+        created_at=NOW,
+        updated_at=NOW,
+        sent_at=None,
+        delivered_at=None,
+    )
     return SendView(
         row=row,
         store_name=STORE_NAME,
@@ -74,7 +100,7 @@ def worst_sms(lang: str, event: TriggerEvent) -> str:
     facts = {"status": event.value, "eta": moment.date().isoformat(), "eta_at": moment.isoformat()}
     scan = Scan(
         occurred_at=moment,
-        location={"city": "X" * (SMS_LOCATION_CHARS - 4), "region": "CA"},  # exactly the cap
+        location=Location(city="X" * (SMS_LOCATION_CHARS - 4), region="CA"),  # exactly the cap
         signed_by="M FERNANDEZ-OYARZABAL DE LA CRUZ",
         photo_url="https://cdn.example.com/pod/1.jpg",
     )
@@ -118,7 +144,7 @@ def test_the_delivered_sms_invites_a_rating_reply(lang: str, invite: str) -> Non
 def test_a_place_longer_than_an_sms_keeps_is_left_out() -> None:
     event = TriggerEvent.AVAILABLE_FOR_PICKUP
     assert " in Xxxx" in worst_sms("en", event)  # a place of exactly the cap is kept
-    place = Scan(location={"city": "Llanfairpwllgwyngyllgogerychwyrndrobwll", "region": "WL"})
+    place = Scan(location=Location(city="Llanfairpwllgwyngyllgogerychwyrndrobwll", region="WL"))
     context = message_context(send_view(event, "en-US", {}), place, PUBLIC_URL + "/t/x")
 
     assert context["location"] is None

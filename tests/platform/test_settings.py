@@ -23,6 +23,8 @@ def test_defaults_are_the_embedded_setup() -> None:
         ({"LASTMILE_CHANNELS": "console,pigeon"}, "LASTMILE_CHANNELS"),
         ({"LASTMILE_PUBLIC_URL": "gateway.example.com"}, "LASTMILE_PUBLIC_URL"),
         ({"LASTMILE_RAW_PAYLOAD_RETENTION_DAYS": "0"}, "LASTMILE_RAW_PAYLOAD_RETENTION_DAYS"),
+        ({"LASTMILE_DEV": "garbage"}, "LASTMILE_DEV"),  # never silently false
+        ({"LASTMILE_OUTBOX_POLL_S": "soon"}, "LASTMILE_OUTBOX_POLL_S"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -44,3 +46,17 @@ def test_channels_and_dev_flag_parse() -> None:
     settings = load_settings({"LASTMILE_CHANNELS": "twilio, sendgrid", "LASTMILE_DEV": "1"})
     assert settings.channels == ("twilio", "sendgrid")
     assert settings.dev is True
+
+
+def test_a_bad_value_is_named_but_never_echoed() -> None:
+    url = "postgres://shop:hunter2@db.internal/lastmile"
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"LASTMILE_DATABASE_URL": url})
+    assert "LASTMILE_DATABASE_URL" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_empty_variables_are_unset_and_unprefixed_names_are_ignored() -> None:
+    settings = load_settings({"LASTMILE_REDIS_URL": "", "DATABASE_URL": "postgres://elsewhere"})
+    assert settings.redis_url is None
+    assert settings.database_url == "sqlite+aiosqlite:///./lastmile.db"

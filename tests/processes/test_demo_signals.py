@@ -68,9 +68,16 @@ async def _wait_first_event(demo: Child, api_key: str, tracking_number: str) -> 
             await asyncio.sleep(0.1)
 
 
+def _log(demo: Child) -> str:
+    """The demo's log file (its terminal shows only the readable lines) and its stderr."""
+    path = demo.stdout_path.parent / "lastmile-demo" / "demo.log"
+    logged = path.read_text("utf-8", "replace") if path.exists() else ""
+    return logged + demo.stderr()
+
+
 def _arq_job_lines(demo: Child) -> tuple[int, int]:
     started = ended = 0
-    for line in demo.stderr().splitlines():
+    for line in _log(demo).splitlines():
         try:
             record = json.loads(line)
         except ValueError:
@@ -127,7 +134,7 @@ async def _start_demo(procs: Children, cwd: Path) -> tuple[Child, list[ProcInfo]
 
 
 def _assert_clean_log(demo: Child) -> None:
-    stderr = demo.stderr()
+    stderr = _log(demo)
     assert "Traceback" not in stderr, demo.describe()
     assert '"level": "error"' not in stderr, demo.describe()
     assert '"level": "critical"' not in stderr, demo.describe()
@@ -154,6 +161,18 @@ async def test_demo_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals)
         assert not survivors, f"still running after the demo exited: {survivors}"
         _assert_clean_log(demo)
         assert (tmp_path / "lastmile.db").is_file()
+        assert (
+            demo.stdout()
+            .rstrip()
+            .endswith(
+                "Everything stopped (gateway, worker, Redis). "
+                "The demo store's key stays in lastmile-demo/."
+            )
+        )
+        # The terminal shows readable lines only; the JSON logs went to the file.
+        assert '"level"' not in demo.stdout() and '"level"' not in demo.stderr()
+        assert "→ UPS webhook accepted" in demo.stdout()
+        assert "⇢ store webhook delivered, signature ok" in demo.stdout()
     finally:
         kill_leftovers(tree)
         procs.close()
@@ -178,7 +197,7 @@ async def test_demo_killed_leaves_no_redis_behind(tmp_path: Path) -> None:
         survivors = await wait_gone(tree, ORPHAN_S)
         assert not survivors, f"orphans {ORPHAN_S:.0f}s after SIGKILL: {survivors}"
         gone_s = time.monotonic() - killed
-        assert "Traceback" not in demo.stderr(), demo.describe()
+        assert "Traceback" not in _log(demo), demo.describe()
     finally:
         kill_leftovers(tree)
         procs.close()
@@ -216,3 +235,25 @@ async def test_demo_ctrl_c_to_the_process_group(tmp_path: Path) -> None:
             os.kill(demo.pid, signal.SIGCONT)  # a stopped process would ignore SIGTERM
         kill_leftovers(tree)
         procs.close()
+
+
+async def test_a_second_run_reuses_the_demo_store_and_its_key(tmp_path: Path) -> None:
+    procs = Children(tmp_path)
+    keys = []
+    try:
+        for run in ("first", "second"):
+            demo, _ = await procs.spawn_http(run, ["demo"], clean_env(), cwd=tmp_path)
+            await _wait_stdout(demo, "Ctrl-C stops everything", READY_S)
+            key = re.search(r"API key:\s+(\S+)", demo.stdout())
+            assert key, demo.describe()
+            keys.append(key[1])
+            demo.popen.send_signal(signal.SIGINT)
+            assert await demo.wait_exit(EXIT_S) == 0, demo.describe()
+        second = procs.children[-1].stdout()
+    finally:
+        procs.close()
+
+    assert keys[0] == keys[1]
+    assert "the same as last time, from lastmile-demo/store.json" in second
+    saved = tmp_path / "lastmile-demo" / "store.json"
+    assert keys[0] in saved.read_text() and saved.stat().st_mode & 0o077 == 0

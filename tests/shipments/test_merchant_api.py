@@ -153,7 +153,7 @@ async def test_carrier_connection_rejects_wrong_scheme_and_never_returns_secret(
         "/v1/carrier-connections",
         json={
             "carrier": "fedex",
-            "auth": {"scheme": "static_header", "header": "x", "secret": "s3cret-value"},
+            "auth": {"scheme": "static_header", "header": "x", "secret": "s3cret-value-0123456"},
         },
         headers=store.headers,
     )

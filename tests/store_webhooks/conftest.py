@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
 from gateway.store_webhooks.sender import create_session
-from gateway.worker import build_worker
+from tests.conftest import BurstWorker
 from tests.store_webhooks.whk_receiver import Receiver
 from tests.support import Store, make_store
 
@@ -34,19 +34,9 @@ async def store(engine: AsyncEngine) -> Store:
 
 
 @pytest.fixture
-async def fast_worker(settings: Settings, engine: AsyncEngine) -> AsyncIterator[Worker]:
+async def fast_worker(settings: Settings, burst_worker: BurstWorker) -> Worker:
     """A burst worker whose retries come after 50 ms instead of minutes."""
-    assert settings.redis_url
-    worker = build_worker(
-        settings,
-        settings.redis_url,
-        burst=True,
-        handle_signals=False,
-        poll_delay=0.01,
-        ctx={"db": engine, "run_relay": False, "webhook_backoff_s": FAST_BACKOFF_S},
-    )
-    yield worker
-    await worker.close()
+    return burst_worker(settings, webhook_backoff_s=FAST_BACKOFF_S)
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from channels.console import ConsoleChannel
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.tables import outbox
-from gateway.store_webhooks.alerts import send_store_alert
+from gateway.store_webhooks.alerts import AlertOutcome, send_store_alert
 from gateway.store_webhooks.events import emit, message_id_for
-from gateway.store_webhooks.jobs import deliver_webhook
+from gateway.store_webhooks.jobs import Outcome, deliver_webhook
 from gateway.store_webhooks.maintenance import webhook_maintenance
 from gateway.store_webhooks.sender import create_session
 from gateway.store_webhooks.tables import store_alerts, webhook_endpoints, webhook_messages
@@ -100,7 +100,7 @@ async def test_retry_after_is_honored(
     assert next_retry >= before + timedelta(seconds=wait_s)
 
     # Another run before that time (say a duplicate job) sends nothing.
-    assert "idle" in await deliver_webhook(job_ctx, message_id)  # type: ignore[arg-type]
+    assert await deliver_webhook(job_ctx, message_id) is Outcome.IDLE  # type: ignore[arg-type]
     assert len(receiver.at("/hook")) == 1
 
 
@@ -192,7 +192,7 @@ async def test_failing_for_five_days_disables_and_emails_the_store(
         )
         await conn.execute(webhook_messages.update().values(next_attempt_at=datetime.now(UTC)))
 
-    assert "disabled" in await deliver_webhook(job_ctx, message_id)  # type: ignore[arg-type]
+    assert await deliver_webhook(job_ctx, message_id) is Outcome.DISABLED  # type: ignore[arg-type]
 
     state = await _endpoint(client, store, endpoint["id"])
     assert state["enabled"] is False and state["disabled_reason"] == "failing"
@@ -202,8 +202,11 @@ async def test_failing_for_five_days_disables_and_emails_the_store(
     assert "send_store_alert" in jobs
     console = ConsoleChannel()
     ctx = {**job_ctx, "channels": {"email": console}}
-    assert await send_store_alert(ctx, alert.id) == "sent"  # type: ignore[arg-type]
-    assert await send_store_alert(ctx, alert.id) == "nothing to send"  # type: ignore[arg-type]
+    assert await send_store_alert(ctx, alert.id) is AlertOutcome.SENT  # type: ignore[arg-type]
+    assert (
+        await send_store_alert(ctx, alert.id)  # type: ignore[arg-type]
+        is AlertOutcome.NOTHING_TO_SEND
+    )
     [email] = console.sent_to("ops@cornerbooks.example")
     assert receiver.url() in email.message.text  # type: ignore[union-attr]
 

@@ -54,10 +54,11 @@ zones = st.sampled_from(
     [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=12))]
 )
 nows = st.datetimes(timezones=zones)
+# Secrets a connection accepts: at least MIN_SECRET_BYTES (16) characters, so at least 16 bytes.
 static_secrets = st.text(
-    st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=16, max_size=40
 )
-hmac_secrets = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=40)
+hmac_secrets = st.text(st.characters(exclude_categories=["Cs"]), min_size=16, max_size=40)
 
 
 def verifies(carrier: str, headers: Any, body: bytes, auth: ConnectionAuth, now: datetime) -> bool:
@@ -219,7 +220,9 @@ def test_parse_of_a_mutated_fixture_raises_only_bad_payload(
 def test_hostile_bodies(carrier: str, body: bytes) -> None:
     with pytest.raises(BadPayload):
         CARRIERS[carrier].parse(body)
-    auth = auth_from_config(carrier, {"scheme": CARRIERS[carrier].AUTH_SCHEME.value, "secret": "s"})
-    assert not verifies(carrier, {CARRIERS[carrier].HEADER: "s"}, body, auth, FIXED_NOW) or (
+    auth = auth_from_config(
+        carrier, {"scheme": CARRIERS[carrier].AUTH_SCHEME.value, "secret": "s" * 16}
+    )
+    assert not verifies(carrier, {CARRIERS[carrier].HEADER: "s" * 16}, body, auth, FIXED_NOW) or (
         CARRIERS[carrier].AUTH_SCHEME is AuthScheme.STATIC_HEADER  # the body is not signed
     )

@@ -49,6 +49,22 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise ApiError(422, "validation_error", "; ".join(parts)) from None
 
 
+def read_query(request: web.Request, model: type[M]) -> M:
+    """Validate the query string; a 400 names each bad parameter, never echoing its value.
+
+    A parameter given twice counts as one comma-separated value (`?status=a&status=b`).
+    """
+    given = {key: ",".join(request.query.getall(key)) for key in request.query}
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors()[:10]:
+            where = str(err["loc"][0]) if err["loc"] else "query"
+            parts.append(f"{where}: {err['msg']}")
+        raise ApiError(400, "invalid_parameter", "; ".join(parts)) from None
+
+
 def openapi_document(operations: Sequence[Operation]) -> dict[str, Any]:
     models = {m for op in operations for m in (op.body, op.response) if m is not None}
     _, defs = models_json_schema(

@@ -1,4 +1,8 @@
-"""`lastmile demo`: console channels that also print each message, so the demo shows them."""
+"""What the demo prints: one readable line per thing a person watching cares about.
+
+Carrier webhook accepted, SMS / email / push "sent" by the console channels (with their text),
+store webhook delivered. Everything else goes to the log file (`--verbose`: the terminal too).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,19 @@ from gateway.domain.privacy import mask_email, mask_phone
 from gateway.platform.settings import Settings
 
 
+def say(line: str = "") -> None:
+    click.echo(line)
+
+
 async def echo(entry: ConsoleMessage) -> None:
     """One line per message; the demo's recipient is made up, and is masked all the same."""
     message = entry.message
     if isinstance(message, OutboundSMS):
-        click.echo(f"  [sms to {mask_phone(message.to)}] {message.body}")
+        say(f"  ✉ SMS to {mask_phone(message.to)}: {message.body}")
     elif isinstance(message, OutboundEmail):
-        click.echo(f"  [email to {mask_email(message.to)}] {message.subject}")
+        say(f"  ✉ email to {mask_email(message.to)}: {message.subject}")
     elif isinstance(message, OutboundPush):
-        click.echo(f"  [push] {message.title}: {message.body}")
+        say(f"  ✉ push: {message.title}: {message.body}")
 
 
 def demo_worker_ctx(settings: Settings) -> dict[str, Any]:
