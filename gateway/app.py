@@ -20,10 +20,12 @@ from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
 from gateway.platform.clock import Clock
 from gateway.platform.db import create_engine
 from gateway.platform.http import probes
+from gateway.platform.http.edge import MAX_BODY_BYTES, edge_middleware, url_middleware
 from gateway.platform.http.errors import error_middleware
 from gateway.platform.http.openapi import Operation, openapi_document
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
+from gateway.platform.vault import install_keys
 from gateway.shipments import routes as shipments
 from gateway.shipments.writer import INGEST, IngestWriter
 from gateway.store_webhooks import routes as store_webhooks
@@ -31,7 +33,6 @@ from gateway.tracking import api as tracking_api
 from gateway.tracking import routes as tracking
 from gateway.tracking.pages import customer_not_found
 
-MAX_BODY_BYTES: Final = 1024 * 1024
 _CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 # The store's API (`/v1`, API key): described by /openapi.json.
@@ -47,8 +48,11 @@ STORE_API: Final[Sequence[Operation]] = (
 def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Application:
     """Build the gateway. `redis_url` overrides settings (the embedded Redis picks its port)."""
     app = web.Application(
-        middlewares=[error_middleware(customer_not_found)], client_max_size=MAX_BODY_BYTES
+        middlewares=[edge_middleware, error_middleware(customer_not_found), url_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
+    if settings.secret_key is not None:  # secrets at rest (gateway/platform/vault.py)
+        install_keys(settings.secret_key.get_secret_value())
     app[SETTINGS] = settings
     app[CLOCK] = Clock()
     app[probes.OPENAPI_DOCUMENT] = openapi_document(STORE_API)
@@ -60,7 +64,11 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks
-    app.router.add_routes(probes.ROUTES)  # operators: probes, metrics, /openapi.json
+    app.router.add_routes(probes.ROUTES)  # operators: probes, /openapi.json
+    if settings.metrics_port is None:
+        app.router.add_routes(probes.METRICS_ROUTES)
+    else:  # a private scrape port instead of /metrics on the public one
+        app.cleanup_ctx.append(probes.metrics_listener(settings.metrics_port))
     return app
 
 

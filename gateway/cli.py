@@ -8,13 +8,18 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import click
 from aiohttp import web
+from pydantic import SecretStr
 
 from gateway.platform.logs import configure_logging
 from gateway.platform.settings import Settings, SettingsError, load_settings
+from gateway.platform.vault import SecretKeyError, install_keys, local_key
+
+# Where `demo` (and dev processes without LASTMILE_SECRET_KEY) keep the key they made.
+LOCAL_KEY_FILE: Final = Path("lastmile.key")
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +38,29 @@ def _settings(**overrides: object) -> Settings:
     except SettingsError as exc:
         _fail(str(exc))
     configure_logging(settings.log_level)
+    if settings.secret_key is not None:
+        try:
+            install_keys(settings.secret_key.get_secret_value())
+        except SecretKeyError as exc:
+            _fail(str(exc))
     return settings
+
+
+def _require_secret_key(settings: Settings, key_file: Path = LOCAL_KEY_FILE) -> Settings:
+    """Production needs LASTMILE_SECRET_KEY; dev and demo fall back to a local key file."""
+    if settings.secret_key is not None:
+        return settings
+    if not settings.dev:
+        _fail(
+            "LASTMILE_SECRET_KEY is required: one or more Fernet keys, comma-separated, newest "
+            "first (make one with `lastmile new-secret-key`)"
+        )
+    created = not key_file.exists()
+    key = local_key(key_file)
+    if created:
+        click.echo(f"lastmile: made a secret key for this machine in {key_file}", err=True)
+    install_keys(key)
+    return settings.model_copy(update={"secret_key": SecretStr(key)})
 
 
 def _require_redis(settings: Settings) -> str:
@@ -53,12 +80,13 @@ def main() -> None:
 def serve(host: str, port: int) -> None:
     """Run the HTTP gateway (run as many as you like behind a load balancer)."""
     from gateway.app import create_app
+    from gateway.platform.http.edge import SERVER_OPTIONS
 
-    settings = _settings()
+    settings = _require_secret_key(_settings())
     _require_redis(settings)
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    web.run_app(app, host=host, port=port, print=None, access_log=None, **SERVER_OPTIONS)
 
 
 async def _freeze_heap(_app: web.Application) -> None:
@@ -75,7 +103,7 @@ def worker() -> None:
     """Run the arq worker (run as many as you like)."""
     from gateway.worker import build_worker
 
-    settings = _settings()
+    settings = _require_secret_key(_settings())
     build_worker(settings, _require_redis(settings)).run()
 
 
@@ -140,7 +168,40 @@ def demo(host: str, port: int, state_dir: Path, verbose: bool) -> None:
     a demo store and demo parcels. Ctrl-C stops it all."""
     from gateway.demo.runner import run_demo
 
-    settings = _settings(dev=True)
+    settings = _require_secret_key(_settings(dev=True), state_dir / "secret.key")
     if settings.public_url == Settings.model_fields["public_url"].default:
         settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
     run_demo(settings, host=host, port=port, state_dir=state_dir, verbose=verbose)
+
+
+@main.command("rotate-secret-key")
+def rotate_secret_key() -> None:
+    """Re-encrypt every stored secret with the newest LASTMILE_SECRET_KEY (safe to re-run)."""
+    from gateway.platform.db import create_engine
+    from gateway.platform.vault import reencrypt_all
+    from gateway.schema import metadata
+
+    settings = _settings()
+    if settings.secret_key is None:
+        _fail("LASTMILE_SECRET_KEY is required: the newest key first, then every older one")
+
+    async def rotate() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            return await reencrypt_all(engine, metadata)
+        finally:
+            await engine.dispose()
+
+    try:
+        count = asyncio.run(rotate())
+    except SecretKeyError as exc:
+        _fail(str(exc))
+    click.echo(f"re-encrypted {count} stored secret rows with the newest key")
+
+
+@main.command("new-secret-key")
+def new_secret_key() -> None:
+    """Print a new Fernet key for LASTMILE_SECRET_KEY (put it first to rotate)."""
+    from gateway.platform.vault import new_key
+
+    click.echo(new_key())

@@ -13,6 +13,7 @@ from gateway.notifications.worker_hooks import start_notifications, stop_notific
 from gateway.platform.db import create_engine
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
+from gateway.platform.vault import install_keys
 from gateway.shipments.jobs import purge_expired, shipment_changed
 from gateway.store_webhooks.alerts import ALERT_FUNCTION
 from gateway.store_webhooks.jobs import DELIVER_FUNCTION
@@ -54,6 +55,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 def build_worker(settings: Settings, redis_url: str, **overrides: Any) -> Worker:
     """A Worker wired to `settings`; tests pass burst=True, handle_signals=False, ctx=..."""
     ctx = overrides.pop("ctx", {})
+    if settings.secret_key is not None:  # secrets at rest (gateway/platform/vault.py)
+        install_keys(settings.secret_key.get_secret_value())
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
         "cron_jobs": [cron(purge_expired, hour={3}, minute={17}, run_at_startup=False)],  # type: ignore[arg-type]

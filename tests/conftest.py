@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from arq.connections import ArqRedis
 from arq.worker import Worker
 from redis.asyncio import Redis
@@ -18,14 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
 from gateway.platform.db import create_engine
+from gateway.platform.http.edge import SERVER_OPTIONS
 from gateway.platform.migrate import upgrade
 from gateway.platform.settings import Settings, load_settings
+from gateway.platform.vault import install_keys
 from gateway.schema import metadata
 from gateway.worker import build_worker
 from tests.services import start_postgres, start_redis
+from tests.support import SECRET_KEY
 
 BACKENDS = ("sqlite", "postgresql")
 pytest_plugins = ["tests.fakes.provider_fixtures"]  # fake Twilio/SendGrid/Google (issue 5)
+
+
+@pytest.fixture(autouse=True)
+def secret_keys() -> None:
+    """Every test starts with the session's key installed (a test may install others)."""
+    install_keys(SECRET_KEY)
 
 
 @pytest.fixture(scope="session")
@@ -88,12 +97,17 @@ def settings(database_url: str, redis_url: str, redis: Redis) -> Settings:
         dev=True,
         public_url="http://gateway.test",
         outbox_poll_s=0.05,
+        secret_key=SECRET_KEY,
     )
 
 
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(create_app(settings))
+    # Started here with the production server options: aiohttp's TestServer drops the ones
+    # given to its constructor (and so pytest-aiohttp's server_kwargs).
+    server = TestServer(create_app(settings))
+    await server.start_server(**SERVER_OPTIONS)
+    client: TestClient[Any, Any] = await aiohttp_client(server)
     return client
 
 

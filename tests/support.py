@@ -13,9 +13,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.platform.appkeys import CLOCK
+from gateway.platform.vault import new_key
 from gateway.tenants.store import create_tenant
 
 FIXTURES = Path(__file__).parent / "fixtures" / "carriers"
+# LASTMILE_SECRET_KEY of every test (conftest installs it), one per session.
+SECRET_KEY = new_key()
 
 
 @dataclass

@@ -65,3 +65,29 @@ def test_a_bad_value_stops_every_command_naming_the_variable(tmp_path: Path, com
     assert result.stderr.startswith("lastmile: invalid configuration: LASTMILE_DEV: ")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "garbage" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("serve",), ("worker",)])
+def test_production_refuses_to_start_without_a_secret_key(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    env = {
+        "LASTMILE_REDIS_URL": "redis://127.0.0.1:1/0",
+        "LASTMILE_DEV": "",
+        "LASTMILE_SECRET_KEY": "",
+    }
+
+    result = _run(*args, env=env, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("lastmile: ")
+    assert "LASTMILE_SECRET_KEY is required" in result.stderr
+
+
+def test_a_malformed_secret_key_is_one_line_that_does_not_repeat_it(tmp_path: Path) -> None:
+    env = {"LASTMILE_SECRET_KEY": "hunter2-not-fernet", "LASTMILE_REDIS_URL": ""}
+
+    result = _run("migrate", env=env, cwd=tmp_path)
+
+    assert result.returncode == 2 and "LASTMILE_SECRET_KEY" in result.stderr
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr

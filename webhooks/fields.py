@@ -1,6 +1,12 @@
 """Small typed readers for carrier JSON. Every problem raises `BadPayload` with a field name only.
 
 Messages never quote the body: they end up in logs and, via the 400, nowhere else.
+
+What a carrier sends is stored as it came except where it cannot be (see `storable`): text
+with a NUL or an unpaired surrogate (a `\\ud800` escape) has those characters replaced by
+U+FFFD, the rest of the push being good; identifiers longer than their columns and times
+outside the years the gateway handles fail the push with a 400, nothing stored, because
+cutting an identifier or guessing a time would store something the carrier never said.
 """
 
 from __future__ import annotations
@@ -8,12 +14,19 @@ from __future__ import annotations
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
+from gateway.domain.events import CanonicalEvent
+from gateway.domain.moments import day_in_range, in_range
+from gateway.domain.text import clean_text
 from webhooks.base import BadPayload
 
+MAX_TRACKING_NUMBER_CHARS: Final = 64  # shipments.tracking_number
+MAX_STATUS_CODE_CHARS: Final = 64  # events.carrier_status_code
+MAX_SIGNED_BY_CHARS: Final = 200  # events.signed_by
 _OFFSET = re.compile(r"([+-])([0-9]{2})[.:]?([0-9]{2})")  # +05:30, -04.00, -0400
 _IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -61,7 +74,7 @@ def text(container: Mapping[str, Any], key: str) -> str:
         return ""
     if not isinstance(value, str):
         raise BadPayload(f"{key} is not a string")
-    return value
+    return clean_text(value)
 
 
 def tracking_number(container: Mapping[str, Any], key: str) -> str:
@@ -69,6 +82,8 @@ def tracking_number(container: Mapping[str, Any], key: str) -> str:
     value = text(container, key).strip().upper()
     if not value:
         raise BadPayload(f"{key} is missing")
+    if len(value) > MAX_TRACKING_NUMBER_CHARS:
+        raise BadPayload(f"{key} is longer than {MAX_TRACKING_NUMBER_CHARS} characters")
     return value
 
 
@@ -129,3 +144,26 @@ def image_data_url(value: str) -> str | None:
         if image.startswith(magic):
             return f"data:{media_type};base64,{value}"
     return None
+
+
+def storable(events: Sequence[CanonicalEvent]) -> list[CanonicalEvent]:
+    """The events as they can be stored: a long signer's name is cut to its column.
+
+    Raises:
+        BadPayload: a status code longer than its column, or a time or date outside the
+            years the gateway handles (gateway/domain/moments.py).
+    """
+    out = []
+    for event in events:
+        if len(event.carrier_status_code) > MAX_STATUS_CODE_CHARS:
+            raise BadPayload(f"status code is longer than {MAX_STATUS_CODE_CHARS} characters")
+        try:
+            in_range(event.occurred_at)
+            if event.estimated_delivery is not None:
+                day_in_range(event.estimated_delivery)
+        except ValueError:
+            raise BadPayload("a time or date is out of range") from None
+        if event.signed_by is not None and len(event.signed_by) > MAX_SIGNED_BY_CHARS:
+            event = replace(event, signed_by=event.signed_by[:MAX_SIGNED_BY_CHARS])
+        out.append(event)
+    return out

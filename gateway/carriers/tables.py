@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gateway.platform.tables import created_column, id_column, metadata, tenant_column
+from gateway.platform.vault import EncryptedJSON
 
 carrier_connections = sa.Table(
     "carrier_connections",
@@ -14,6 +15,6 @@ carrier_connections = sa.Table(
     sa.Column("carrier", sa.String(20), nullable=False),
     sa.Column("scheme", sa.String(40), nullable=False),
     sa.Column("header", sa.String(100), nullable=False),
-    sa.Column("secrets", sa.JSON, nullable=False),  # list[str], two while rotating
+    sa.Column("secrets", EncryptedJSON, nullable=False),  # list[str], two while rotating
     created_column(),
 )

@@ -21,6 +21,7 @@ from gateway.notifications.settings import NotificationSettings
 from gateway.notifications.store_config import put_settings
 from gateway.platform.appkeys import DB, SETTINGS
 from gateway.platform.embedded_redis import EmbeddedRedis
+from gateway.platform.http.edge import SERVER_OPTIONS
 from gateway.platform.logs import configure_logging
 from gateway.platform.migrate import upgrade
 from gateway.platform.settings import Settings
@@ -41,7 +42,7 @@ def run_demo(settings: Settings, *, host: str, port: int, state_dir: Path, verbo
         app.router.add_post(receiver.PATH, receiver.receive)  # the demo store's own endpoint
         app.cleanup_ctx.append(_worker(settings, redis_url))
         app.cleanup_ctx.append(_demo_store(state_dir, f"http://{host}:{port}"))
-        web.run_app(app, host=host, port=port, print=None, access_log=None)
+        web.run_app(app, host=host, port=port, print=None, access_log=None, **SERVER_OPTIONS)
     say(f"Everything stopped (gateway, worker, Redis). The demo store's key stays in {state_dir}/.")
 
 

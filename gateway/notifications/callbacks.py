@@ -4,6 +4,9 @@ Every request is verified before anything is read into the database: Twilio's
 `X-Twilio-Signature` against the exact public URL (LASTMILE_PUBLIC_URL + path and query) and
 the auth token, SendGrid's ECDSA signature against SENDGRID_WEBHOOK_PUBLIC_KEY. A request that
 fails answers 403 and changes nothing. Phone numbers are never logged.
+
+Each callback is applied once, by the provider's id (gateway/notifications/store_callbacks.py):
+a replayed inbound `START` does not re-subscribe, a replayed report or event changes nothing.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from channels.base import PermanentSendError
+from gateway.domain.text import clean_text
 from gateway.notifications import outcome, store
 from gateway.notifications.keywords import answer_keyword
 from gateway.notifications.rules import ChannelKind, NotificationStatus
 from gateway.notifications.store import Notification
+from gateway.notifications.store_callbacks import Callback, first_delivery
 from gateway.platform.appkeys import DB, SETTINGS
+from gateway.platform.http.edge import read_bytes, read_form
 from gateway.platform.http.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -53,7 +59,7 @@ def _forbidden() -> ApiError:
 async def _twilio_form(request: web.Request) -> MultiDict[str]:
     """The POSTed form, once X-Twilio-Signature verifies for the exact public URL."""
     settings = request.app[SETTINGS]
-    form = await request.post()
+    form = await read_form(request)
     params = MultiDict((k, v) for k, v in form.items() if isinstance(v, str))
     signature = request.headers.get("X-Twilio-Signature", "")
     token = settings.twilio_auth_token
@@ -62,7 +68,7 @@ async def _twilio_form(request: web.Request) -> MultiDict[str]:
         raise _forbidden()
     if not RequestValidator(token.get_secret_value()).validate(url, params, signature):
         raise _forbidden()
-    return params
+    return MultiDict((k, clean_text(v)) for k, v in params.items())  # signed, still no NUL
 
 
 def _twiml(text: str | None) -> web.Response:
@@ -75,7 +81,11 @@ def _twiml(text: str | None) -> web.Response:
 async def twilio_sms(request: web.Request) -> web.Response:
     """An SMS to our number: carrier keywords, else the first inbound handler that claims it."""
     form = await _twilio_form(request)
+    sid = form.get("MessageSid", "")
     async with request.app[DB].begin() as conn:
+        if sid and not await first_delivery(conn, Callback.TWILIO_SMS, sid):
+            log.info("inbound SMS %s was handled already: replay ignored", sid)
+            return _twiml(None)
         reply = await answer_keyword(
             conn,
             from_number=form.get("From", ""),
@@ -96,6 +106,9 @@ async def twilio_status(request: web.Request) -> web.Response:
     code = form.get("ErrorCode") or None
     reason = f"twilio_{code}" if code else f"twilio_{form.get('MessageStatus')}"
     async with request.app[DB].begin() as conn:
+        key = f"{sid}:{form.get('MessageStatus')}"
+        if not await first_delivery(conn, Callback.TWILIO_STATUS, key):
+            return web.Response(status=204)
         row = await _find(conn, request.query.get("n"), sid)
         if row is not None and row.channel is ChannelKind.SMS:
             error = PermanentSendError(reason, unsubscribed=code == TWILIO_UNSUBSCRIBED)
@@ -130,7 +143,7 @@ def _sendgrid_verified(request: web.Request, body: bytes) -> bool:
 
 async def sendgrid_events(request: web.Request) -> web.Response:
     """SendGrid's event webhook: delivered, bounce, dropped... for the emails we sent."""
-    body = await request.read()
+    body = await read_bytes(request)
     if not _sendgrid_verified(request, body):
         raise _forbidden()
     try:
@@ -150,11 +163,14 @@ async def _sendgrid_event(conn: AsyncConnection, event: object) -> int:
     if not isinstance(event, dict):
         return 0
     status = _SENDGRID_REPORTS.get(str(event.get("event", "")))
-    message_id = str(event.get("sg_message_id") or "").split(".")[0]
-    notification_id = event.get("notification_id")
+    message_id = clean_text(str(event.get("sg_message_id") or "")).split(".")[0]
+    notification_id = clean_text(str(event.get("notification_id") or ""))
     if status is None or not (notification_id or message_id):
         return 0
-    row = await _find(conn, str(notification_id) if notification_id else None, message_id)
+    event_id = clean_text(str(event.get("sg_event_id") or ""))
+    if event_id and not await first_delivery(conn, Callback.SENDGRID_EVENT, event_id):
+        return 0
+    row = await _find(conn, notification_id or None, message_id)
     if row is None or row.channel is not ChannelKind.EMAIL:
         return 0
     reason = f"sendgrid_{event.get('event')}" if status is NotificationStatus.FAILED else None

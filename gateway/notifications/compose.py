@@ -16,6 +16,7 @@ from gateway.notifications import store_reads as reads
 from gateway.notifications.formatting import format_eta, format_moment
 from gateway.notifications.render import Rendered, TemplateProblem, render_builtin, render_override
 from gateway.notifications.rules import ChannelKind, TriggerEvent, language
+from gateway.notifications.sandbox import off_loop
 from gateway.notifications.store import Notification
 from gateway.notifications.store_reads import Scan, SendView
 from gateway.tracking.store_short_links import current_tracking_url
@@ -99,7 +100,7 @@ async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]
         if found is not None:
             name = f"{channel.value}/{found.locale}/{event.value}"
             try:
-                return render_override(channel, name, found.parts, context)
+                return await off_loop(render_override, channel, name, found.parts, context)
             except TemplateProblem as exc:
                 # Checked when stored; a failure now (e.g. a variable that is None) must not
                 # cost the customer their message: the built-in template still goes out.

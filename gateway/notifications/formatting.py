@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_skeleton, format_time
 
+from gateway.domain.zones import to_local
 from gateway.notifications.rules import DEFAULT_LANGUAGE, language
 
 
@@ -41,7 +42,7 @@ def _clock(hour: int, minute: int, locale: str | None) -> str:
 
 def format_moment(moment: datetime, zone: ZoneInfo, locale: str | None) -> str:
     """`Tue, Mar 17, 2:14 PM` in the recipient's zone."""
-    local = moment.astimezone(zone)
+    local = to_local(moment, zone)
     return f"{format_day(local.date(), locale)}, {_clock(local.hour, local.minute, locale)}"
 
 

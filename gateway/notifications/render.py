@@ -1,8 +1,9 @@
 """Message text from Jinja2 templates: the built-in ones in `templates/`, or a store's override.
 
 Built-ins come from the notifications environment (StrictUndefined, `.html.j2` autoescaped) over
-`template_dir()` (gateway/platform/templates.py). A store's overrides are rendered in a sandbox
-with no loader: they are untrusted input.
+`template_dir()` (gateway/platform/templates.py). A store's overrides are untrusted code: they are
+rendered in a bounded sandbox (gateway/notifications/sandbox.py), and callers run them off the
+event loop (`sandbox.off_loop`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from channels.sms_length import is_gsm7, segment_count
 from gateway.notifications.rules import ChannelKind, TriggerEvent
+from gateway.notifications.sandbox import TemplateLimitExceeded, render_bounded
 from gateway.platform.templates import file_environment
 
 MAX_SMS_SEGMENTS: Final = 2
@@ -53,6 +54,14 @@ class TemplateProblem(Exception):
     """A template does not compile or render; the message is safe to show to the store."""
 
 
+class TemplateLimit(TemplateProblem):
+    """The template went past one of the sandbox's limits (`limit` names it)."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     template: str  # e.g. "sms/en/delivered" or "override:sms/es/delivered"
@@ -62,8 +71,6 @@ class Rendered:
 
 
 _ENV: Final = file_environment()  # the notifications' own (pages have theirs)
-_SANDBOX_TEXT: Final = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-_SANDBOX_HTML: Final = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=True)
 
 
 def builtin_name(channel: ChannelKind, lang: str, event: TriggerEvent, ext: str = "txt") -> str:
@@ -160,9 +167,10 @@ def render_override(
 def _sandboxed(part: str, source: str, context: Mapping[str, Any], channel: ChannelKind) -> str:
     if len(source) > MAX_OVERRIDE_CHARS:
         raise TemplateProblem(f"{part}: longer than {MAX_OVERRIDE_CHARS} characters")
-    env = _SANDBOX_HTML if part == "html" else _SANDBOX_TEXT
     try:
-        output = env.from_string(source).render(context)
+        output = render_bounded(source, dict(context), autoescape=part == "html")
+    except TemplateLimitExceeded as exc:
+        raise TemplateLimit(f"{part}: {exc}", exc.limit) from None
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateProblem(f"{part}: syntax error on line {exc.lineno}: {exc.message}") from None
     except jinja2.exceptions.SecurityError:

@@ -12,7 +12,13 @@ from channels.sms_length import segment_count
 from gateway.domain.privacy import mask_email, mask_phone
 from gateway.notifications import store
 from gateway.notifications import store_config as config
-from gateway.notifications.render import PARTS, SAMPLE_CONTEXT, TemplateProblem, compile_override
+from gateway.notifications.render import (
+    PARTS,
+    SAMPLE_CONTEXT,
+    TemplateLimit,
+    TemplateProblem,
+    compile_override,
+)
 from gateway.notifications.rules import (
     DEFAULT_RULES,
     ChannelKind,
@@ -20,6 +26,7 @@ from gateway.notifications.rules import (
     Rule,
     TriggerEvent,
 )
+from gateway.notifications.sandbox import off_loop
 from gateway.notifications.schemas import (
     NotificationList,
     NotificationOut,
@@ -118,7 +125,9 @@ async def put_template(request: web.Request) -> web.Response:
         allowed = ", ".join(PARTS[channel])
         raise ApiError(422, "validation_error", f"{channel.value} templates take {allowed} only")
     try:
-        preview = compile_override(channel, given)
+        preview = await off_loop(compile_override, channel, given)
+    except TemplateLimit as exc:
+        raise ApiError(422, "template_limit_exceeded", str(exc)) from None
     except TemplateProblem as exc:
         raise ApiError(422, "invalid_template", str(exc)) from None
     async with request.app[DB].begin() as conn:
@@ -276,6 +285,7 @@ API: Final = (
         tag=TAG,
         response=NotificationList,
         query=("shipment_id",),
+        errors=(404,),
     ),
     Operation(
         "PUT",

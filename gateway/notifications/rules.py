@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from gateway.domain.events import Status
+from gateway.domain.zones import zone_or_utc
 
 
 class ChannelKind(StrEnum):
@@ -157,10 +158,7 @@ class Recipient:
 
     @property
     def zone(self) -> ZoneInfo:
-        try:
-            return ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
+        return zone_or_utc(self.timezone)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,3 +83,15 @@ sms_optouts = sa.Table(
     sa.Column("source", sa.String(32), nullable=False),  # keyword | provider
     sa.Column("created_at", UtcDateTime(), nullable=False),
 )
+
+# Provider callbacks already applied, by the provider's own id (Twilio MessageSid, SendGrid
+# sg_event_id, ...): a replayed callback is recognised and changes nothing. Rows are recorded in
+# the transaction that applies the callback.
+provider_callbacks = sa.Table(
+    "provider_callbacks",
+    metadata,
+    sa.Column("provider", sa.String(16), primary_key=True),  # twilio_sms | twilio_status | sendgrid
+    sa.Column("callback_id", sa.String(120), primary_key=True),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_provider_callbacks_received_at", "received_at"),
+)

@@ -1,7 +1,13 @@
-"""Prometheus metrics, one registry per process (scrape every process)."""
+"""Prometheus metrics, one registry per process (scrape every process).
+
+A label whose values come from input (a carrier's status code) is passed through a
+`BoundedLabel`: the first `cap` values are kept, later ones count as `other`, so no request can
+grow the scrape without bound.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Final
 
 from prometheus_client import Counter, Histogram
@@ -22,6 +28,30 @@ UNKNOWN_STATUS_CODES: Final = Counter(
     "Carrier status codes with no canonical mapping",
     ["carrier", "code"],
 )
+OTHER: Final = "other"
+
+
+class BoundedLabel:
+    """Label values from input, at most `cap` distinct ones per process; the rest are `other`."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._seen: set[tuple[str, ...]] = set()
+        self._lock = threading.Lock()  # prometheus_client is thread-safe; so is this
+
+    def __call__(self, *value: str) -> str:
+        """The label for `value` (the key may have several parts, e.g. carrier and code)."""
+        with self._lock:
+            if value in self._seen:
+                return value[-1]
+            if len(self._seen) < self._cap:
+                self._seen.add(value)
+                return value[-1]
+        return OTHER
+
+
+MAX_UNKNOWN_CODES: Final = 100  # distinct (carrier, code) label sets: unknown codes are rare
+UNKNOWN_CODE_LABEL: Final = BoundedLabel(MAX_UNKNOWN_CODES)
 OUTBOX_RELAYED: Final = Counter("lastmile_outbox_relayed_total", "Outbox jobs handed to arq")
 OUTBOX_RELAY_ERRORS: Final = Counter(
     "lastmile_outbox_relay_errors_total", "Relay rounds that failed"

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     twilio_base_url: str | None = None
     sendgrid_base_url: str | None = None
     fcm_base_url: str | None = None
+    secret_key: SecretStr | None = None  # Fernet keys, comma-separated, newest first
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # /metrics only there
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from gateway.notifications import store_callbacks
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
 from gateway.platform.names import LIVE_SHIPMENT_CHANNEL, Job
@@ -63,6 +64,11 @@ async def purge_expired(ctx: JobContext) -> dict[str, int]:
     async with ctx["db"].begin() as conn:
         raw = await store_ingest.purge_raw_payloads(conn, cutoff)
         outbox_rows = await purge_enqueued(conn, now - OUTBOX_KEEP)
-    purged = {"raw_payloads": raw, "outbox": outbox_rows}
-    log.info("purged %(raw_payloads)d raw payloads, %(outbox)d outbox rows", purged)
+        callbacks = await store_callbacks.purge(conn, now - store_callbacks.KEEP)
+    purged = {"raw_payloads": raw, "outbox": outbox_rows, "provider_callbacks": callbacks}
+    log.info(
+        "purged %(raw_payloads)d raw payloads, %(outbox)d outbox rows, "
+        "%(provider_callbacks)d provider callbacks",
+        purged,
+    )
     return purged

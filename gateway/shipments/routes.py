@@ -164,6 +164,7 @@ API: Final = (
         body=ShipmentIn,
         response=ShipmentOut,
         status=201,
+        errors=(409,),  # the tracking number is registered already
     ),
     Operation(
         "GET",
@@ -184,5 +185,6 @@ API: Final = (
         tag=TAG,
         response=ShipmentList,
         query=("tracking_number", *ShipmentListQuery.model_fields),
+        errors=(404,),
     ),
 )

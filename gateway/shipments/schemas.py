@@ -8,12 +8,13 @@ import json
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from gateway.carriers.schemas import CarrierName
 from gateway.domain.events import Status
+from gateway.domain.moments import Moment
+from gateway.domain.zones import is_zone
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -55,10 +56,8 @@ class RecipientIn(_In):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("must be an IANA time zone like America/New_York") from None
+        if not is_zone(value):
+            raise ValueError("must be an IANA time zone like America/New_York")
         return value
 
 
@@ -74,7 +73,7 @@ class ShipmentIn(_In):
     order_id: Annotated[str, StringConstraints(max_length=200)] | None = None
     recipient: RecipientIn
     destination: DestinationIn | None = None
-    promised_by: AwareDatetime | None = None
+    promised_by: Moment | None = None
 
 
 class LocationOut(BaseModel):
@@ -158,8 +157,8 @@ class ShipmentListQuery(BaseModel):
         default_factory=list, description="comma-separated statuses, e.g. out_for_delivery"
     )
     carrier: CarrierName | None = None
-    created_since: AwareDatetime | None = Field(default=None, description="inclusive")
-    created_until: AwareDatetime | None = Field(default=None, description="exclusive")
+    created_since: Moment | None = Field(default=None, description="inclusive")
+    created_until: Moment | None = Field(default=None, description="exclusive")
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, description="`next_cursor` of the previous page")
 

@@ -244,5 +244,6 @@ API: Final = (
         body=WebhookReplayIn,
         response=WebhookReplayOut,
         status=202,
+        errors=(409,),  # the endpoint is disabled
     ),
 )

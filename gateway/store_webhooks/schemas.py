@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from gateway.domain.moments import Moment
 from gateway.store_webhooks.events import EventType
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -119,7 +119,7 @@ class WebhookAttemptList(BaseModel):
 
 
 class WebhookReplayIn(_In):
-    since: AwareDatetime
+    since: Moment
 
 
 class WebhookReplayOut(BaseModel):

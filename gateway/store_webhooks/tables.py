@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gateway.platform.tables import UtcDateTime, metadata
+from gateway.platform.vault import EncryptedText
 
 _SERIAL = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # autoincrement on both backends
 
@@ -22,9 +23,9 @@ webhook_endpoints = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("include_pii", sa.Boolean, nullable=False),
     sa.Column("alert_email", sa.String(320)),  # told when we disable the endpoint
-    # Kept in clear: signing needs the key itself (see the at-rest note in the issue).
-    sa.Column("secret", sa.String(100), nullable=False),
-    sa.Column("previous_secret", sa.String(100)),  # still signs until previous_expires_at
+    # Encrypted (LASTMILE_SECRET_KEY): signing needs the key itself, so it cannot be a hash.
+    sa.Column("secret", EncryptedText, nullable=False),
+    sa.Column("previous_secret", EncryptedText),  # still signs until previous_expires_at
     sa.Column("previous_expires_at", UtcDateTime()),
     sa.Column("disabled_reason", sa.String(32)),  # manual | gone | failing
     sa.Column("disabled_at", UtcDateTime()),

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Final
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from gateway.domain.moments import OUT_OF_RANGE, Moment
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation
@@ -21,7 +22,7 @@ from gateway.tracking.ratings import rating_json
 
 TAG = "tracking"
 MAX_RATINGS = 500
-_SINCE = TypeAdapter(AwareDatetime)
+_SINCE = TypeAdapter(Moment)
 
 
 class TrackingLinkOut(BaseModel):
@@ -108,7 +109,9 @@ def _since(raw: str | None) -> datetime | None:
         return _SINCE.validate_python(raw.replace(" ", "+"))  # a bare "+" arrives as a space
     except ValidationError:
         raise ApiError(
-            400, "invalid_parameter", "since must be an ISO-8601 time with a zone"
+            400,
+            "invalid_parameter",
+            f"since must be an ISO-8601 time with a zone, {OUT_OF_RANGE}",
         ) from None
 
 
@@ -129,6 +132,7 @@ API: Final = (
         summary="A new customer tracking link (links end 30 days after delivery)",
         tag=TAG,
         response=TrackingLinkOut,
+        errors=(409,),  # links have ended
     ),
     Operation(
         "DELETE",

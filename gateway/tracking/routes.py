@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.domain.events import format_utc
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.db import READ_ONLY
+from gateway.platform.http.edge import read_form
 from gateway.platform.http.errors import ApiError
 from gateway.platform.http.openapi import read_body
 from gateway.tracking import pages
@@ -201,7 +202,7 @@ async def post_rating(request: web.Request) -> web.Response:
 
 
 async def _rate_from_form(request: web.Request, loaded: Loaded) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     notice = Notice.THANKS
     try:
         body = RatingIn.model_validate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gateway.platform.tables import UtcDateTime, created_column, metadata
+from gateway.platform.vault import EncryptedBytes
 
 # HMAC keys for tracking-link tokens (gateway/tracking/links.py), shared by every process
 # through the database; the newest signs, all verify, so adding a key rotates without breaking
@@ -13,7 +14,7 @@ link_keys = sa.Table(
     "link_keys",
     metadata,
     sa.Column("kid", sa.String(16), primary_key=True),
-    sa.Column("secret", sa.LargeBinary(32), nullable=False),
+    sa.Column("secret", EncryptedBytes, nullable=False),  # 32 bytes, encrypted at rest
     created_column(),
 )
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from gateway.domain.events import Status, format_utc
 from gateway.domain.privacy import mask_email, mask_phone
 from gateway.domain.proof import InlinePhoto, inline_photo, photo_src
+from gateway.domain.zones import to_local, zone_or_utc
 from gateway.tracking.page_text import PageLocale
 from gateway.tracking.rules import editable_until, is_editable, may_rate
 from gateway.tracking.store import TrackedEvent, TrackedShipment
@@ -177,27 +178,24 @@ def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
 
 
 def _zone(name: object) -> ZoneInfo:
-    try:
-        return ZoneInfo(str(name or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_or_utc(name or "UTC")
 
 
 def _summary(given: PageInput, status: str, zone: ZoneInfo) -> str | None:
     ship, loc = given.shipment, given.locale
     if status == Status.DELIVERED and ship.status_at is not None:
-        local = ship.status_at.astimezone(zone)
+        local = to_local(ship.status_at, zone)
         return loc.t("delivered.at", date=loc.day(local), time=loc.time(local))
     if status in (Status.RETURNED, Status.AVAILABLE_FOR_PICKUP):
         return loc.t(f"sub.{status}")
-    today = given.now.astimezone(zone).date()
+    today = to_local(given.now, zone).date()
     if ship.estimated_delivery is not None and ship.estimated_delivery >= today:
         if ship.estimated_delivery == today:
             return loc.t("eta.today")
         noon = datetime.combine(ship.estimated_delivery, datetime.min.time(), zone)
         return loc.t("eta.date", date=loc.day(noon + timedelta(hours=12)))
     if ship.promised_by is not None and ship.promised_by > given.now:
-        local = ship.promised_by.astimezone(zone)
+        local = to_local(ship.promised_by, zone)
         return loc.t("eta.by", date=loc.day(local), time=loc.time(local))
     return loc.t(f"sub.{status}")
 
@@ -223,10 +221,10 @@ def _steps(loc: PageLocale, status: str, current: int) -> list[Step]:
 
 def _days(events: list[TrackedEvent], loc: PageLocale, zone: ZoneInfo, now: datetime) -> list[Day]:
     """Newest first, grouped by the recipient's local day."""
-    today = now.astimezone(zone).date()
+    today = to_local(now, zone).date()
     days: list[Day] = []
     for event in reversed(events):
-        local = event.occurred_at.astimezone(zone)
+        local = to_local(event.occurred_at, zone)
         if local.date() == today:
             label = loc.t("today")
         elif local.date() == today - timedelta(days=1):
@@ -289,7 +287,7 @@ def _rating(
     if rating is None:
         return None
     until = editable_until(rating.created_at)
-    local = until.astimezone(zone)
+    local = to_local(until, zone)
     return RatingView(
         score=rating.score,
         comment=rating.comment,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from arq.worker import Worker
 from cryptography.hazmat.primitives import hashes, serialization
@@ -19,6 +21,7 @@ from gateway.app import create_app
 from gateway.domain.inbound_sms import InboundSMS
 from gateway.notifications import keywords
 from gateway.notifications.store import is_opted_out
+from gateway.notifications.tables import provider_callbacks
 from gateway.platform.settings import Settings
 from tests.fakes.fake_providers import FakeProviders
 from tests.notifications.notif_support import (
@@ -72,8 +75,12 @@ async def twilio_post(
     )
 
 
-async def inbound(client: TestClient[Any, Any], body: str, **kwargs: Any) -> Any:
-    params = {"From": PHONE, "To": OUR_NUMBER, "Body": body, "MessageSid": "SM" + "1" * 32}
+async def inbound(
+    client: TestClient[Any, Any], body: str, *, sid: str | None = None, **kwargs: Any
+) -> Any:
+    """An inbound SMS; each gets its own MessageSid unless `sid` replays one."""
+    sid = sid or "SM" + secrets.token_hex(16)
+    params = {"From": PHONE, "To": OUR_NUMBER, "Body": body, "MessageSid": sid}
     return await twilio_post(client, "/callbacks/twilio/sms", params, **kwargs)
 
 
@@ -306,3 +313,49 @@ async def test_a_bounce_fails_the_email(
     assert response.status == 200
     email = next(r for r in await notification_rows(engine, shipment_id) if r.channel == "email")
     assert (email.status, email.reason) == ("failed", "sendgrid_bounce")
+
+
+async def test_a_replayed_start_does_not_resubscribe(
+    cb_client: TestClient[Any, Any], engine: AsyncEngine, notify_worker: Worker
+) -> None:
+    """STOP, START, STOP; then Twilio (or anyone holding the request) replays the START."""
+    store, _ = await _texted_store(cb_client, engine, notify_worker)
+    start_sid = "SM" + secrets.token_hex(16)
+    await inbound(cb_client, "STOP")
+    await inbound(cb_client, "START", sid=start_sid)
+    await inbound(cb_client, "STOP")
+
+    replay = await inbound(cb_client, "START", sid=start_sid)
+
+    assert replay.status == 200 and "<Message>" not in await replay.text()  # no second answer
+    async with engine.connect() as conn:
+        assert await is_opted_out(conn, store.tenant_id, PHONE)
+
+
+async def test_replayed_reports_and_events_are_recognised_and_change_nothing(
+    cb_client: TestClient[Any, Any],
+    engine: AsyncEngine,
+    notify_worker: Worker,
+    fake_providers: FakeProviders,
+    sendgrid_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    _, shipment_id = await _texted_store(cb_client, engine, notify_worker)
+    [sent] = fake_providers.twilio.requests
+    [mail] = fake_providers.sendgrid.requests
+    assert sent.status_callback
+    status_path = sent.status_callback.removeprefix("http://gateway.test")
+    report = {"MessageSid": sent.sid, "MessageStatus": "delivered", "To": PHONE}
+    event = {"event": "delivered", "sg_event_id": "ev-1", **mail.custom_args}
+    payload, headers = _signed_sendgrid(sendgrid_key, [event])
+
+    for _ in range(2):
+        assert (await twilio_post(cb_client, status_path, report)).status == 204
+        events = await cb_client.post("/callbacks/sendgrid/events", data=payload, headers=headers)
+        applied = (await events.json())["applied"]
+    rows = await notification_rows(engine, shipment_id)
+
+    assert applied == 0  # the second time
+    assert {(r.channel, r.status) for r in rows} == {("sms", "delivered"), ("email", "delivered")}
+    async with engine.connect() as conn:
+        seen = (await conn.execute(sa.select(provider_callbacks))).all()
+    assert sorted(r.provider for r in seen) == ["sendgrid", "twilio_status"]  # once each

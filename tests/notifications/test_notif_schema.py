@@ -29,6 +29,7 @@ async def test_migration_matches_the_tables(engine: AsyncEngine) -> None:
         "notification_templates",
         "notifications",
         "sms_optouts",
+        "provider_callbacks",
     } == OURS
     async with engine.connect() as conn:
         diffs = await conn.run_sync(

@@ -28,7 +28,7 @@ from gateway.platform.db import create_engine
 from gateway.shipments.jobs import ChangeOutcome
 from gateway.shipments.tables import events, raw_payloads, shipment_changes
 from tests.processes.procs import Child, Children, clean_env
-from tests.support import load_fixture
+from tests.support import SECRET_KEY, load_fixture
 
 PARCELS = 40
 FIXTURE_TRACKING = "771203948265"
@@ -130,6 +130,7 @@ async def test_two_gateways_and_two_workers_share_the_work(
         LASTMILE_DATABASE_URL=database_url,
         LASTMILE_REDIS_URL=redis_url,
         LASTMILE_LOG_LEVEL="WARNING",
+        LASTMILE_SECRET_KEY=SECRET_KEY,
     )
     procs = Children(tmp_path)
     try:
@@ -229,9 +230,7 @@ async def test_two_gateways_and_two_workers_share_the_work(
         # One job per change, each run once: none found its change "already handled".
         assert len(results) == PARCELS
         assert all(r.success for r in results), [r.result for r in results if not r.success]
-        assert all(r.result is ChangeOutcome.HANDLED for r in results), [
-            r.result for r in results
-        ]
+        assert all(r.result is ChangeOutcome.HANDLED for r in results), [r.result for r in results]
         # arq logs a finished job before it stores the result, so every run is in a log by now:
         # each job ran exactly once, in one of the two workers.
         logged = sorted(job for worker in workers for job, _ in _jobs_done(worker))

@@ -173,6 +173,8 @@ async def test_demo_stops_cleanly_on_signal(tmp_path: Path, sig: signal.Signals)
         assert '"level"' not in demo.stdout() and '"level"' not in demo.stderr()
         assert "→ UPS webhook accepted" in demo.stdout()
         assert "⇢ store webhook delivered, signature ok" in demo.stdout()
+        secret_key_file = tmp_path / "lastmile-demo" / "secret.key"
+        assert secret_key_file.is_file()  # its secrets' key, made on first run
     finally:
         kill_leftovers(tree)
         procs.close()

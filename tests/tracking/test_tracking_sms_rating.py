@@ -3,6 +3,7 @@ after a real "delivered" SMS went out through the fake Twilio."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,7 +45,8 @@ async def _texted(
 async def _reply(
     client: TestClient[Any, Any], settings: Settings, body: str, *, forged: bool = False
 ) -> Any:
-    params = {"From": PHONE, "To": "+15005550006", "Body": body, "MessageSid": "SM" + "2" * 32}
+    sid = "SM" + secrets.token_hex(16)  # each reply is its own message
+    params = {"From": PHONE, "To": "+15005550006", "Body": body, "MessageSid": sid}
     assert settings.twilio_auth_token is not None
     token = "not-the-token" if forged else settings.twilio_auth_token.get_secret_value()
     signature = RequestValidator(token).compute_signature(

@@ -161,8 +161,7 @@ def _etas(
     if position is None or not remaining:
         return []
     stops = [
-        EtaStop(s.stop_id, s.lat, s.lon, s.service_s, _arrived_at(s, geofence))
-        for s in remaining
+        EtaStop(s.stop_id, s.lat, s.lon, s.service_s, _arrived_at(s, geofence)) for s in remaining
     ]
     return estimate_etas(
         (position.lat, position.lon),

@@ -24,6 +24,7 @@ _CODES: Final = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "unprocessable",
@@ -77,6 +78,10 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status == 405:
             response.headers["Allow"] = exc.headers.get("Allow", "")
         return response
+    except ConnectionResetError:
+        # The client went away mid-request (aborted upload, closed tab): nothing is wrong here.
+        log.info("client closed the connection request_id=%s path=%s", request_id, request.path)
+        return error_response(400, "client_closed", "the connection was closed mid-request")
     except Exception:
         # The body says nothing of the cause; the log line carries it under the request id.
         log.exception("unhandled error request_id=%s path=%s", request_id, request.path)

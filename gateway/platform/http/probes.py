@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -58,6 +59,24 @@ async def openapi(request: web.Request) -> web.Response:
 ROUTES: Final = (
     web.get("/healthz", healthz),
     web.get("/readyz", readyz),
-    web.get("/metrics", metrics),
     web.get("/openapi.json", openapi),
 )
+METRICS_ROUTES: Final = (web.get("/metrics", metrics),)
+METRICS_HOST: Final = "0.0.0.0"  # noqa: S104 - like prometheus_client: every interface
+
+
+def metrics_listener(port: int) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context serving only /metrics on `port` (LASTMILE_METRICS_PORT): a private
+    scrape port that the load balancer never exposes, instead of /metrics on the public one."""
+
+    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+        private = web.Application()
+        private.router.add_routes(METRICS_ROUTES)
+        runner = web.AppRunner(private, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, METRICS_HOST, port).start()
+        log.info("metrics served on port %d only", port)
+        yield
+        await runner.cleanup()
+
+    return ctx

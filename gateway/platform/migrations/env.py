@@ -23,10 +23,12 @@ def _run(connection: Connection) -> None:
 
 async def _main() -> None:
     engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:  # a failed migration (e.g. 0006 without a key) must not leak the connection
+        await engine.dispose()
 
 
 asyncio.run(_main())
