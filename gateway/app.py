@@ -14,6 +14,15 @@ from arq.connections import ArqRedis
 
 from gateway.carriers import routes as carriers
 from gateway.carriers.connection_cache import CONNECTIONS, ConnectionCache
+from gateway.drivers import routes as drivers
+from gateway.drivers import routes_app as driver_app
+from gateway.drivers import routes_proof as proofs
+from gateway.drivers.auth import DRIVER_KEYS
+from gateway.drivers.locations import PATHS
+from gateway.drivers.proof_storage import storage_from_settings
+from gateway.drivers.rules.deviation import PathCache
+from gateway.drivers.store_keys import KeyCache
+from gateway.drivers.writes import WRITES, WriteGate
 from gateway.notifications import callbacks
 from gateway.notifications import routes as notifications
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
@@ -42,6 +51,9 @@ STORE_API: Final[Sequence[Operation]] = (
     *notifications.API,
     *store_webhooks.API,
     *tracking_api.API,
+    *drivers.API,  # drivers, routes, alerts
+    *driver_app.API,  # the driver app: driver token instead of the API key
+    *proofs.API,  # the driver app: proof of delivery
 )
 
 
@@ -59,10 +71,12 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis(redis_url or settings.redis_url))
     app.cleanup_ctx.append(_background)
+    app.cleanup_ctx.append(_proof_storage)
     app.on_startup.append(tracking.prepare_pages)
     app.router.add_routes(carriers.WEBHOOK_ROUTES)  # carriers: their own auth per connection
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
+    app.router.add_routes(proofs.IMAGE_ROUTES)  # customers: proof images behind signed links
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks
     app.router.add_routes(probes.ROUTES)  # operators: probes, /openapi.json
     if settings.metrics_port is None:
@@ -76,6 +90,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url)
     app[DB] = engine
     app[CONNECTIONS] = ConnectionCache(engine)
+    app[DRIVER_KEYS] = KeyCache()
+    app[PATHS] = PathCache()
+    app[WRITES] = WriteGate(engine)
     yield
     await engine.dispose()
 
@@ -91,6 +108,12 @@ def _redis(url: str | None) -> _CleanupCtx:
         await pool.aclose()
 
     return ctx
+
+
+async def _proof_storage(app: web.Application) -> AsyncIterator[None]:
+    async with storage_from_settings(app[SETTINGS]) as storage:
+        app[proofs.PROOF_STORAGE] = storage
+        yield
 
 
 async def _background(app: web.Application) -> AsyncIterator[None]:

@@ -56,6 +56,7 @@ def _require_secret_key(settings: Settings, key_file: Path = LOCAL_KEY_FILE) -> 
             "first (make one with `lastmile new-secret-key`)"
         )
     created = not key_file.exists()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
     key = local_key(key_file)
     if created:
         click.echo(f"lastmile: made a secret key for this machine in {key_file}", err=True)
@@ -150,6 +151,36 @@ def tenants_create(name: str) -> None:
     except Exception as exc:
         _fail(f"could not create the tenant ({type(exc).__name__}); has `lastmile migrate` run?")
     click.echo(json.dumps({"tenant_id": tenant_id, "api_key": api_key}))
+
+
+@main.group()
+def drivers() -> None:
+    """Manage the driver app's signing keys."""
+
+
+@drivers.command("rotate-key")
+@click.option("--retire-old", is_flag=True, help="also delete older keys: their tokens end")
+def drivers_rotate_key(retire_old: bool) -> None:
+    """Sign driver tokens and proof links with a new key; older keys still verify unless
+    retired (then drivers need new tokens: POST /v1/drivers/{id}/token)."""
+    from gateway.drivers.store_keys import rotate
+    from gateway.platform.db import create_engine
+
+    settings = _settings()
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        try:
+            async with engine.begin() as conn:
+                return await rotate(conn, retire_old=retire_old)
+        finally:
+            await engine.dispose()
+
+    try:
+        kid = asyncio.run(run())
+    except Exception as exc:
+        _fail(f"could not rotate the key ({type(exc).__name__}); has `lastmile migrate` run?")
+    click.echo(json.dumps({"kid": kid, "retired_old": retire_old}))
 
 
 @main.command()

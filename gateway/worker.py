@@ -8,9 +8,11 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from gateway.drivers.jobs import check_overdue_stops, purge_driver_positions
 from gateway.notifications.jobs import SEND_NOTIFICATION
 from gateway.notifications.worker_hooks import start_notifications, stop_notifications
 from gateway.platform.db import create_engine
+from gateway.platform.names import Job
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
 from gateway.platform.vault import install_keys
@@ -26,6 +28,29 @@ FUNCTIONS: Final[tuple[Any, ...]] = (
     ALERT_FUNCTION,  # store webhooks: "we disabled your endpoint" email
     SEND_NOTIFICATION,  # customer notifications (SMS, email, push)
 )
+
+
+# Periodic jobs: retention purges at night; overdue driver stops every minute (a polling job:
+# a burst worker, which only drains the queue, leaves it out).
+NIGHTLY_JOBS: Final = [
+    cron(purge_expired, hour={3}, minute={17}, run_at_startup=False),  # type: ignore[arg-type]
+    cron(
+        purge_driver_positions,  # type: ignore[arg-type]
+        name=Job.PURGE_POSITIONS,
+        hour={3},
+        minute={27},
+        run_at_startup=False,
+    ),
+]
+MINUTE_JOBS: Final = [
+    cron(
+        check_overdue_stops,  # type: ignore[arg-type]
+        name=Job.CHECK_OVERDUE_STOPS,
+        second={5},
+        run_at_startup=False,
+        unique=True,
+    ),
+]
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -59,7 +84,7 @@ def build_worker(settings: Settings, redis_url: str, **overrides: Any) -> Worker
         install_keys(settings.secret_key.get_secret_value())
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
-        "cron_jobs": [cron(purge_expired, hour={3}, minute={17}, run_at_startup=False)],  # type: ignore[arg-type]
+        "cron_jobs": NIGHTLY_JOBS if overrides.get("burst") else NIGHTLY_JOBS + MINUTE_JOBS,
         "redis_settings": RedisSettings.from_dsn(redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

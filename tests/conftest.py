@@ -89,7 +89,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, redis: Redis) -> Settings:
+def settings(database_url: str, redis_url: str, redis: Redis, tmp_path: Path) -> Settings:
     return load_settings(
         {},
         database_url=database_url,
@@ -98,6 +98,7 @@ def settings(database_url: str, redis_url: str, redis: Redis) -> Settings:
         public_url="http://gateway.test",
         outbox_poll_s=0.05,
         secret_key=SECRET_KEY,
+        proof_storage=str(tmp_path / "proofs"),
     )
 
 

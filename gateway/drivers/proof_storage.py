@@ -20,9 +20,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Protocol, Self
 
-from aiobotocore.config import AioConfig
-from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
+
+from gateway.platform.settings import Settings
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
@@ -147,6 +147,7 @@ class S3ProofStorage:
         self,
         *,
         bucket: str,
+        prefix: str = "",  # every key lives under it (a shared bucket)
         endpoint_url: str | None = None,
         region: str | None = None,
         access_key_id: str | None = None,
@@ -156,10 +157,14 @@ class S3ProofStorage:
         max_attempts: int = 3,  # botocore's own retries (standard mode: throttling, 5xx, resets)
     ) -> None:
         self._bucket = bucket
+        self._prefix = f"{check_key(prefix.strip('/'))}/" if prefix.strip("/") else ""
         self._endpoint_url = endpoint_url
         self._region = region
         self._access_key_id = access_key_id
         self._secret_access_key = secret_access_key
+        # aiobotocore costs most of a second of CPU to import: only gateways that use S3 pay it.
+        from aiobotocore.config import AioConfig
+
         self._config = AioConfig(
             s3={"addressing_style": "path" if path_style else "auto"},
             connect_timeout=timeout_s,
@@ -173,6 +178,8 @@ class S3ProofStorage:
         return f"S3ProofStorage(bucket={self._bucket!r})"
 
     async def __aenter__(self) -> Self:
+        from aiobotocore.session import get_session
+
         client = get_session().create_client(
             "s3",
             endpoint_url=self._endpoint_url,
@@ -194,13 +201,13 @@ class S3ProofStorage:
         client = self._open_client()
         with _unavailable_on_error():
             await client.put_object(
-                Bucket=self._bucket, Key=check_key(key), Body=data, ContentType=content_type
+                Bucket=self._bucket, Key=self._key(key), Body=data, ContentType=content_type
             )
 
     async def get(self, key: str) -> StoredObject:
         client = self._open_client()
         with _unavailable_on_error(missing_key=key):
-            answer = await client.get_object(Bucket=self._bucket, Key=check_key(key))
+            answer = await client.get_object(Bucket=self._bucket, Key=self._key(key))
             async with answer["Body"] as body:
                 data = await body.read()
         return StoredObject(data, answer.get("ContentType", "application/octet-stream"))
@@ -208,7 +215,10 @@ class S3ProofStorage:
     async def delete(self, key: str) -> None:
         client = self._open_client()
         with _unavailable_on_error():
-            await client.delete_object(Bucket=self._bucket, Key=check_key(key))
+            await client.delete_object(Bucket=self._bucket, Key=self._key(key))
+
+    def _key(self, key: str) -> str:
+        return self._prefix + check_key(key)
 
     def _open_client(self) -> S3Client:
         if self._client is None:
@@ -237,3 +247,21 @@ def _unavailable_on_error(missing_key: str | None = None) -> Iterator[None]:
         raise StorageUnavailable(f"object storage refused the request: {code}") from exc
     except (BotoCoreError, OSError, TimeoutError) as exc:
         raise StorageUnavailable("object storage unreachable") from exc
+
+
+def storage_from_settings(settings: Settings) -> LocalProofStorage | S3ProofStorage:
+    """The storage `LASTMILE_PROOF_STORAGE` names: a directory, or `s3://bucket[/prefix]` with
+    `LASTMILE_S3_ENDPOINT_URL`, `LASTMILE_S3_PATH_STYLE` and the AWS_* variables."""
+    if not settings.proof_storage.startswith("s3://"):
+        return LocalProofStorage(settings.proof_storage)
+    bucket, _, prefix = settings.proof_storage.removeprefix("s3://").partition("/")
+    secret = settings.aws_secret_access_key
+    return S3ProofStorage(
+        bucket=bucket,
+        prefix=prefix,
+        endpoint_url=settings.s3_endpoint_url,
+        region=settings.aws_region,
+        access_key_id=settings.aws_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else None,
+        path_style=settings.s3_path_style,
+    )

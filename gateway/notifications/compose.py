@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import Message, OutboundEmail, OutboundPush, OutboundSMS
 from gateway.domain.proof import inline_photo, photo_src
+from gateway.drivers import proof_links
 from gateway.notifications import store_config as config
 from gateway.notifications import store_reads as reads
 from gateway.notifications.formatting import format_eta, format_moment
@@ -24,6 +25,7 @@ from gateway.tracking.store_short_links import current_tracking_url
 log = logging.getLogger(__name__)
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
+OWN_FLEET: Final = "driver"  # the store's own drivers: the store is the carrier
 SMS_STORE_NAME_CHARS: Final = 40  # keeps every SMS within two segments
 # A longer place is left out of an SMS (the page shows it): an English SMS stays one segment.
 SMS_LOCATION_CHARS: Final = 32
@@ -53,9 +55,32 @@ async def compose(conn: AsyncConnection, view: SendView, public_url: str) -> Com
     if status and (view.has_overrides or row.event in SCAN_EVENTS):
         scan = await reads.newest_scan(conn, row.shipment_id, status)
     url = await current_tracking_url(conn, public_url, row.shipment_id, datetime.now(UTC))
+    if row.event in SCAN_EVENTS or proof_links.is_proof_ref(scan.photo_url):
+        scan = await _with_driver_proof(conn, row.shipment_id, scan, public_url)
     context = message_context(view, scan, url)
     rendered = await _render(conn, view, context)
     return Composed(rendered, _message(row, rendered, public_url, context["tracking_url"]))
+
+
+async def _with_driver_proof(
+    conn: AsyncConnection, shipment_id: str, scan: Scan, public_url: str
+) -> Scan:
+    """A driver's proof: who signed, and signed links to the photo and the signature that work
+    as long as the tracking page does (30 days after delivery)."""
+    now = datetime.now(UTC)
+    delivered_at = scan.occurred_at or now
+    links = await proof_links.links_for_shipment(
+        conn, shipment_id, public_url, now, proof_links.email_expiry(delivered_at)
+    )
+    if links is None:
+        return scan
+    return replace(
+        scan,
+        signed_by=links.received_by,
+        photo_url=links.photo_url,
+        signature_url=links.signature_url,
+        own_proof=True,
+    )
 
 
 def message_context(view: SendView, scan: Scan, url: str | None) -> dict[str, Any]:
@@ -73,7 +98,9 @@ def message_context(view: SendView, scan: Scan, url: str | None) -> dict[str, An
         "store_name": store_name,
         "recipient_name": recipient.name,
         "tracking_number": view.tracking_number,
-        "carrier": CARRIER_NAMES.get(view.carrier, view.carrier.title()),
+        "carrier": store_name  # an SMS says "shipped with X" only when X is not the store
+        if view.carrier == OWN_FLEET
+        else CARRIER_NAMES.get(view.carrier, view.carrier.title()),
         "event": row.event.value,
         "status": row.facts.get("status") or row.event.value,
         "eta": format_eta(
@@ -86,7 +113,8 @@ def message_context(view: SendView, scan: Scan, url: str | None) -> dict[str, An
         "location": location,
         "tracking_url": url,
         "signed_by": scan.signed_by,
-        "photo_url": _photo(scan.photo_url, url),
+        "photo_url": scan.photo_url if scan.own_proof else _photo(scan.photo_url, url),
+        "signature_url": scan.signature_url,
     }
 
 

@@ -25,6 +25,7 @@ from gateway.notifications.rules import (
     Plan,
     Reason,
     Rule,
+    Target,
     TriggerEvent,
     matching,
     notification_id,
@@ -66,6 +67,27 @@ async def on_shipment_change(conn: AsyncConnection, change: ShipmentChange) -> N
             change.id, change.tenant_id, change.shipment_id, event, change.created_at, facts
         )
         await plan_event(conn, trigger)
+        if event is TriggerEvent.DELIVERED:
+            await _email_proof(conn, change, trigger)
+
+
+async def _email_proof(conn: AsyncConnection, change: ShipmentChange, trigger: Trigger) -> None:
+    """The delivered email with its proof, even when the rule told the customer by SMS or push.
+
+    Same cause, channel and address as the rule's own email would have: when the rule (or its
+    fallback) emails anyway, the ids collide and one email goes out.
+    """
+    view = await reads.load_for_plan(conn, trigger.tenant_id, trigger.shipment_id)
+    email, chosen = view.recipient.email, view.recipient.channels
+    if not (view.settings.email_proof_of_delivery and email):
+        return
+    if chosen is not None and ChannelKind.EMAIL not in chosen:
+        return  # the customer asked not to be emailed
+    if not await reads.event_has_proof(conn, change.shipment_id, change.event_identity):
+        return
+    window = timedelta(seconds=view.settings.collapse_window_s)
+    send_after = datetime.now(UTC) + window if window else None
+    await _write(conn, trigger, Plan((Target(ChannelKind.EMAIL, email),)), send_after)
 
 
 async def plan_event(conn: AsyncConnection, trigger: Trigger) -> list[str]:

@@ -198,4 +198,5 @@ SAMPLE_CONTEXT: Final[Mapping[str, Any]] = {
     "tracking_url": "https://track.example.com/t/4kTq9ZbW2xLmN7pR3sVd8e",  # a short link
     "signed_by": "A RIVERA",
     "photo_url": "https://cdn.example.com/pod/1.jpg",
+    "signature_url": "https://track.example.com/p/" + "s" * 90,
 }

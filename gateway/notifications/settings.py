@@ -45,6 +45,11 @@ class NotificationSettings(BaseModel):
         le=900,
         description="news for one shipment within this window collapses into the newest; 0: off",
     )
+    email_proof_of_delivery: bool = Field(
+        default=True,
+        description="a delivery with proof (signature, photo) is also emailed to a recipient "
+        "with an email address, whatever channel told them it was delivered",
+    )
     help_text: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = Field(
         default=None, description="reply to HELP/INFO by SMS; null: a built-in text"
     )

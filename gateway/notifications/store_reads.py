@@ -111,6 +111,9 @@ class Scan:
     location: Location | None = None
     signed_by: str | None = None
     photo_url: str | None = None
+    signature_url: str | None = None  # a driver's proof of delivery only
+    # The links are the gateway's own signed proof links (a driver's proof), not a carrier's.
+    own_proof: bool = False
 
 
 async def newest_scan(conn: AsyncConnection, shipment_id: str, status: str) -> Scan:
@@ -154,3 +157,12 @@ async def load_for_plan(conn: AsyncConnection, tenant_id: str, shipment_id: str)
         )
         opted_out = (await conn.execute(optout)).first() is not None
     return PlanView(recipient, _settings(row.config if row else None), opted_out)
+
+
+async def event_has_proof(conn: AsyncConnection, shipment_id: str, identity: str) -> bool:
+    """Whether the event carries proof of delivery (who signed, or a photo)."""
+    query = sa.select(events.c.signed_by, events.c.photo_url).where(
+        events.c.shipment_id == shipment_id, events.c.identity == identity
+    )
+    row = (await conn.execute(query)).first()
+    return row is not None and bool(row.signed_by or row.photo_url)

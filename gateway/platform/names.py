@@ -15,8 +15,19 @@ class Job(StrEnum):
     SEND_NOTIFICATION = "send_notification"  # notifications: one message, one channel
     DELIVER_WEBHOOK = "deliver_webhook"  # store webhooks: one signed message
     SEND_STORE_ALERT = "send_store_alert"  # store webhooks: "we disabled your endpoint" email
+    PURGE_POSITIONS = "purge_driver_positions"  # drivers: position history past retention (cron)
+    CHECK_OVERDUE_STOPS = "check_overdue_stops"  # drivers: promises passing with no pings (cron)
     SEND_CHAT_SMS = "send_chat_sms"  # chat: relay one message to the other side by SMS
 
 
 # Redis pub/sub: a shipment's status/ETA as it changes, for live viewers (`<prefix><shipment id>`).
 LIVE_SHIPMENT_CHANNEL: Final = "lastmile:live:shipment:"
+
+# Drivers (gateway/drivers/live.py documents the payloads). The newest position of one driver:
+# a hash {"ts": epoch ms, "json": position} at `<prefix><driver id>`.
+DRIVER_POSITION_KEY: Final = "lastmile:driver:position:"
+# Every driver of a store: a hash {driver id: position JSON} at `<prefix><tenant id>`.
+FLEET_POSITIONS_KEY: Final = "lastmile:fleet:positions:"
+# Pub/sub: each accepted batch's newest position, per driver and per store.
+LIVE_DRIVER_CHANNEL: Final = "lastmile:live:driver:"
+LIVE_FLEET_CHANNEL: Final = "lastmile:live:fleet:"

@@ -72,6 +72,18 @@ class Settings(BaseSettings):
     fcm_base_url: str | None = None
     secret_key: SecretStr | None = None  # Fernet keys, comma-separated, newest first
     metrics_port: int | None = Field(default=None, ge=1, le=65535)  # /metrics only there
+    # Drivers: proof-of-delivery images (a directory, or s3://bucket[/prefix]) and GPS history.
+    proof_storage: str = "./lastmile-proofs"
+    s3_endpoint_url: str | None = None  # S3-compatible stores (MinIO, R2, ...); unset: AWS
+    s3_path_style: bool = False
+    # unset: botocore's own chain (profile, instance role)
+    aws_access_key_id: str | None = Field(default=None, validation_alias="AWS_ACCESS_KEY_ID")
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias="AWS_SECRET_ACCESS_KEY"
+    )
+    aws_region: str | None = Field(default=None, validation_alias="AWS_REGION")
+    proof_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    position_retention_days: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("database_url")
     @classmethod
@@ -109,6 +121,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown channel(s) {', '.join(unknown)}; use {sorted(KNOWN_CHANNELS)}"
             )
+        return value
+
+    @field_validator("proof_storage")
+    @classmethod
+    def _proof_storage(cls, value: str) -> str:
+        if value.startswith("s3://") and not value.removeprefix("s3://").split("/")[0]:
+            raise ValueError("must be a directory or s3://bucket[/prefix]")
+        if "://" in value and not value.startswith("s3://"):
+            raise ValueError("must be a directory or s3://bucket[/prefix]")
         return value
 
     @property

@@ -13,6 +13,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from gateway.domain.privacy import mask_email, mask_phone
+from gateway.drivers import proof_links
+from gateway.drivers.shipment_view import driver_eta
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body, read_query
@@ -102,17 +104,20 @@ async def _shipment_json(request: web.Request, tenant_id: str, shipment_id: str)
         shipment = await shipment_store.get(conn, tenant_id, shipment_id)
         if shipment is None:
             raise not_found("shipment")
-        timeline = await shipment_store.timeline(conn, shipment_id)
-        tracking_url = await current_tracking_url(
-            conn, request.app[SETTINGS].public_url, shipment_id, request.app[CLOCK].now()
-        )
+        public_url, now = request.app[SETTINGS].public_url, request.app[CLOCK].now()
+        events = [event.to_json() for event in await shipment_store.timeline(conn, shipment_id)]
+        # A driver's proof photo is kept as a reference; the API shows a signed link.
+        events = await proof_links.with_api_links(conn, shipment_id, events, public_url, now)
+        tracking_url = await current_tracking_url(conn, public_url, shipment_id, now)
+        eta = await driver_eta(conn, shipment_id)
     return ShipmentOut(
         id=shipment.id,
         tracking_number=shipment.tracking_number,
         carrier=shipment.carrier,
         status=shipment.status.value,
         estimated_delivery=shipment.estimated_delivery,
-        events=[event.to_json() for event in timeline],  # type: ignore[misc]
+        eta=eta,  # the store's own driver's estimate, when one delivers it
+        events=events,  # type: ignore[arg-type]
         tracking_url=tracking_url,
         order_id=shipment.order_id,
         recipient=_masked_recipient(shipment),

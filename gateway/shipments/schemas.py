@@ -9,7 +9,14 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from gateway.carriers.schemas import CarrierName
 from gateway.domain.events import Status
@@ -62,14 +69,23 @@ class RecipientIn(_In):
 
 
 class DestinationIn(_In):
+    """Where the parcel goes; the store's own drivers need the coordinates (no geocoding)."""
+
     address: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _not_null_island(self) -> DestinationIn:
+        if self.lat == 0 and self.lon == 0:  # a geocoder's "not found", never an address
+            raise ValueError("lat and lon are both 0: not a delivery address")
+        return self
 
 
 class ShipmentIn(_In):
     tracking_number: Annotated[str, StringConstraints(min_length=1, max_length=64, to_upper=True)]
-    carrier: CarrierName
+    # `driver`: delivered by the store's own drivers (a route's stops; no carrier webhooks).
+    carrier: CarrierName | Literal["driver"]
     order_id: Annotated[str, StringConstraints(max_length=200)] | None = None
     recipient: RecipientIn
     destination: DestinationIn | None = None

@@ -34,6 +34,7 @@ class EventType(StrEnum):
     SHIPMENT_LATE = "shipment.late"
     DRIVER_OFF_ROUTE = "driver.off_route"
     DRIVER_ARRIVING = "driver.arriving"
+    DRIVER_BACK_ON_ROUTE = "driver.back_on_route"
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_FAILED = "notification.failed"
     RATING_CREATED = "rating.created"
@@ -49,16 +50,19 @@ async def emit(
     event_type: str,
     data: dict[str, Any],
     idempotency_key: str,
+    *,
+    lane: str | None = None,
 ) -> None:
     """Record one message per subscribed endpoint of the tenant, with its delivery job.
 
     Endpoints that are disabled still get the message (status `missed`, no job), so a store can
-    replay what it missed. Raises ValueError for an unknown event type.
+    replay what it missed. `lane` orders deliveries (default: the data's `shipment_id`), e.g. a
+    route's off/back on route pair. Raises ValueError for an unknown event type.
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     now = datetime.now(UTC)
-    lane_key = data.get("shipment_id")
+    lane_key = lane or data.get("shipment_id")
     for endpoint in await messages.subscribed_endpoints(conn, tenant_id, event_type):
         message_id = message_id_for(idempotency_key, endpoint.id)
         body = encode_body(event_type, now, scrub(data, include_pii=endpoint.include_pii))

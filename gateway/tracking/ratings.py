@@ -1,7 +1,8 @@
 """Recording a delivery rating, from the tracking page or an SMS reply, and telling the store.
 
-Both paths end in `record_rating` inside the caller's transaction: the rating row and, for a new
-rating, the `rating.created` store webhook are committed together.
+Both paths end in `record_rating` inside the caller's transaction: the rating row (with the
+driver of the route, for the store's own deliveries), a dispatcher alert for a low score and,
+for a new rating, the `rating.created` store webhook are committed together.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.events import format_utc
 from gateway.domain.inbound_sms import InboundSMS
+from gateway.drivers import ratings as driver_ratings
 from gateway.store_webhooks import events as webhook_events
 from gateway.tracking import store_ratings as rating_store
 from gateway.tracking.page_text import PageLocale
@@ -50,7 +52,20 @@ async def record_rating(
     """
     if not may_rate(shipment.status):
         raise RatingNotAllowed(shipment.id)
-    rating, created = await rating_store.save(conn, shipment.tenant_id, shipment.id, given, now)
+    driver_id = await driver_ratings.driver_of_shipment(conn, shipment.id)
+    rating, created = await rating_store.save(
+        conn, shipment.tenant_id, shipment.id, given, now, driver_id
+    )
+    await driver_ratings.alert_if_low(
+        conn,
+        tenant_id=shipment.tenant_id,
+        shipment_id=shipment.id,
+        rating_id=rating.id,
+        driver_id=rating.driver_id,
+        score=rating.score,
+        comment=rating.comment,
+        at=now,
+    )
     if created:
         await webhook_events.emit(
             conn,

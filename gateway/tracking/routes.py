@@ -23,7 +23,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.domain.events import format_utc
+from gateway.domain.events import Status, format_utc
+from gateway.drivers import proof_links
+from gateway.drivers.proof_links import ProofLinks
+from gateway.drivers.shipment_view import driver_eta
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.db import READ_ONLY
 from gateway.platform.http.edge import read_form
@@ -82,6 +85,8 @@ class Loaded:
     events: list[TrackedEvent]
     rating: Rating | None
     now: datetime
+    driver_proof: ProofLinks | None = None
+    driver_eta: datetime | None = None
 
 
 async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
@@ -105,7 +110,15 @@ async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
         ):
             raise web.HTTPNotFound()
         events = await tracking.load_events(conn, shipment.id) if details else []
-    return Loaded(shipment, events, rating, now)
+        proof, eta = None, None
+        if details and shipment.status == Status.DELIVERED:
+            # Relative links (same origin), short-lived: the page mints new ones on each view.
+            proof = await proof_links.links_for_shipment(
+                conn, shipment.id, "", now, now + proof_links.PAGE_TTL
+            )
+        elif details:
+            eta = await driver_eta(conn, shipment.id)
+    return Loaded(shipment, events, rating, now, proof, eta)
 
 
 def page_locale(request: web.Request, shipment: TrackedShipment) -> PageLocale:
@@ -125,6 +138,8 @@ def view_of(request: web.Request, loaded: Loaded, notice: Notice | None = None) 
         locale=page_locale(request, loaded.shipment),
         now=loaded.now,
         link_path=f"/t/{token}",
+        driver_proof=loaded.driver_proof,
+        driver_eta=loaded.driver_eta,
     )
     return build_view(given, notice)
 

@@ -56,9 +56,15 @@ async def get_for_shipment(conn: AsyncConnection, shipment_id: str) -> Rating | 
 
 
 async def save(
-    conn: AsyncConnection, tenant_id: str, shipment_id: str, given: RatingInput, now: datetime
+    conn: AsyncConnection,
+    tenant_id: str,
+    shipment_id: str,
+    given: RatingInput,
+    now: datetime,
+    driver_id: str | None = None,
 ) -> tuple[Rating, bool]:
     """Create the shipment's rating, or edit it within EDIT_WINDOW: (rating, created).
+    `driver_id`: the store's own driver who delivered it (None for a carrier).
 
     Raises RatingLocked when the existing rating is older than the window.
     """
@@ -70,6 +76,7 @@ async def save(
             id=new_id("rat"),
             tenant_id=tenant_id,
             shipment_id=shipment_id,
+            driver_id=driver_id,
             created_at=now,
             updated_at=now,
             **values,

@@ -16,12 +16,14 @@ from gateway.domain.events import Status, format_utc
 from gateway.domain.privacy import mask_email, mask_phone
 from gateway.domain.proof import InlinePhoto, inline_photo, photo_src
 from gateway.domain.zones import to_local, zone_or_utc
+from gateway.drivers.proof_links import ProofLinks
 from gateway.tracking.page_text import PageLocale
 from gateway.tracking.rules import editable_until, is_editable, may_rate
 from gateway.tracking.store import TrackedEvent, TrackedShipment
 from gateway.tracking.store_ratings import Rating
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
+OWN_FLEET: Final = "driver"
 _STEPS: Final = ("ordered", "shipped", "out_for_delivery", "delivered")
 # status -> (index of the current step, tone of the status badge)
 _PROGRESS: Final[dict[str, tuple[int, str]]] = {
@@ -73,7 +75,7 @@ class Day:
 class Proof:
     received_by: str | None
     photo_src: str | None
-    signature_src: str | None = None  # canonical events carry no signature image yet
+    signature_src: str | None = None  # only a driver's proof has a signature image
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,8 @@ class PageInput:
     locale: PageLocale
     now: datetime
     link_path: str  # `/t/{token}`: an inline (data:) photo is served below it
+    driver_proof: ProofLinks | None = None  # the store's own driver's proof: signed image links
+    driver_eta: datetime | None = None  # the store's own driver's estimate for this stop
 
 
 def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
@@ -156,7 +160,7 @@ def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
         timezone=str(zone),
         store_name=ship.store_name,
         tracking_number=ship.tracking_number,
-        carrier=CARRIER_NAMES.get(ship.carrier, ship.carrier.upper()),
+        carrier=_carrier_name(ship.carrier, ship.store_name),
         order_id=ship.order_id,
         status=status,
         tone=tone,
@@ -168,13 +172,19 @@ def build_view(given: PageInput, notice: Notice | None = None) -> TrackingView:
         delivered_at=ship.status_at if delivered else None,
         steps=_steps(loc, status, step_index),
         days=_days(given.events, loc, zone, given.now),
-        proof=_proof(given.events, given.link_path) if delivered else None,
+        proof=_proof(given.events, given.link_path, given.driver_proof) if delivered else None,
         rating=_rating(given.rating, loc, zone, given.now),
         can_rate=may_rate(status)
         and (given.rating is None or is_editable(given.rating.created_at, given.now)),
         contact=mask_phone(ship.recipient.get("phone")) or mask_email(ship.recipient.get("email")),
         notice=notice,
     )
+
+
+def _carrier_name(carrier: str, store_name: str) -> str:
+    if carrier == OWN_FLEET:
+        return store_name  # the store's own drivers deliver it
+    return CARRIER_NAMES.get(carrier, carrier.upper())
 
 
 def _zone(name: object) -> ZoneInfo:
@@ -189,6 +199,11 @@ def _summary(given: PageInput, status: str, zone: ZoneInfo) -> str | None:
     if status in (Status.RETURNED, Status.AVAILABLE_FOR_PICKUP):
         return loc.t(f"sub.{status}")
     today = to_local(given.now, zone).date()
+    if given.driver_eta is not None and given.driver_eta > given.now:
+        local = to_local(given.driver_eta, zone)
+        if local.date() == today:
+            return loc.t("eta.driver", time=loc.time(local))
+        return loc.t("eta.by", date=loc.day(local), time=loc.time(local))
     if ship.estimated_delivery is not None and ship.estimated_delivery >= today:
         if ship.estimated_delivery == today:
             return loc.t("eta.today")
@@ -260,8 +275,18 @@ def _tidy(text: str) -> str:
     return text.capitalize() if text.isupper() else text
 
 
-def _proof(events: list[TrackedEvent], link_path: str) -> Proof | None:
-    """Newest proof fields among the events (a re-delivery may add the photo later)."""
+def _proof(
+    events: list[TrackedEvent], link_path: str, driver_proof: ProofLinks | None
+) -> Proof | None:
+    """A driver's proof (name, photo, signature), else the newest proof fields among the
+    carrier's events (a re-delivery may add the photo later)."""
+    if driver_proof is not None:
+        name = driver_proof.received_by
+        return Proof(
+            name.title() if name.isupper() else name,
+            driver_proof.photo_url,
+            driver_proof.signature_url,
+        )
     received_by = photo = None
     for event in events:
         received_by = event.signed_by or received_by

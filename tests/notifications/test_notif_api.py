@@ -111,6 +111,7 @@ async def test_settings_defaults_and_partial_updates(
         "quiet_hours": {"start": "21:00", "end": "08:00"},
         "urgent_events": [],
         "collapse_window_s": 30,
+        "email_proof_of_delivery": True,
         "help_text": None,
     }
     assert changed.status == 200

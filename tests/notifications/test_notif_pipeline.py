@@ -200,10 +200,11 @@ async def test_a_burst_of_news_sends_only_the_newest(
     [sms] = fake_providers.twilio.requests
     assert "your order was delivered" in sms.body
     rows = await notification_rows(engine, shipment_id)
-    assert [(r.event, r.status, r.reason) for r in rows] == [
-        ("in_transit", "suppressed", "superseded"),
-        ("out_for_delivery", "suppressed", "superseded"),
-        ("delivered", "sent", None),
+    assert [(r.event, r.channel, r.status, r.reason) for r in rows] == [
+        ("in_transit", "sms", "suppressed", "superseded"),
+        ("out_for_delivery", "sms", "suppressed", "superseded"),
+        ("delivered", "sms", "sent", None),
+        ("delivered", "email", "sent", None),  # the proof of delivery, emailed by default
     ]
 
 

@@ -18,7 +18,7 @@ from babel.localedata import locale_identifiers
 
 from channels.sms_length import SmsEncoding, sms_length
 from gateway.domain.events import Location
-from gateway.notifications.compose import CARRIER_NAMES, SMS_LOCATION_CHARS, message_context
+from gateway.notifications.compose import OWN_FLEET, SMS_LOCATION_CHARS, message_context
 from gateway.notifications.formatting import format_moment
 from gateway.notifications.render import render_builtin
 from gateway.notifications.rules import ChannelKind, NotificationStatus, Recipient, TriggerEvent
@@ -31,7 +31,7 @@ from webhooks.registry import CARRIERS
 
 STORE_NAME: Final = "Northwind Books & Co"
 PUBLIC_URL: Final = "https://track.northwind-books.com"
-CARRIER_CODES: Final = (*CARRIERS, "driver")  # driver-app stops are carrier "driver"
+CARRIER_CODES: Final = (*CARRIERS, OWN_FLEET)  # the store's own drivers: the store carries it
 NOW: Final = datetime(2026, 3, 16, 12, tzinfo=UTC)
 
 
@@ -51,11 +51,9 @@ def longest(lang: str) -> tuple[str, datetime, str]:
     return best
 
 
-def longest_carrier_code() -> str:
-    return max(CARRIER_CODES, key=lambda code: len(CARRIER_NAMES.get(code, code.title())))
-
-
-def send_view(event: TriggerEvent, locale: str, facts: dict[str, str]) -> SendView:
+def send_view(
+    event: TriggerEvent, locale: str, facts: dict[str, str], carrier: str = "fedex"
+) -> SendView:
     row = Notification(
         id="ntf_1",
         tenant_id="ten_1",
@@ -85,7 +83,7 @@ def send_view(event: TriggerEvent, locale: str, facts: dict[str, str]) -> SendVi
         row=row,
         store_name=STORE_NAME,
         tracking_number="1Z999AA10123456784",
-        carrier=longest_carrier_code(),
+        carrier=carrier,
         recipient=Recipient(name="Alex", locale=locale, timezone="UTC"),
         settings=NotificationSettings(),
         superseded=False,
@@ -94,7 +92,7 @@ def send_view(event: TriggerEvent, locale: str, facts: dict[str, str]) -> SendVi
     )
 
 
-def worst_sms(lang: str, event: TriggerEvent) -> str:
+def worst_sms(lang: str, event: TriggerEvent, carrier: str = "fedex") -> str:
     """The event's built-in SMS for the worst inputs, built as compose() builds it."""
     locale, moment, _ = longest(lang)
     facts = {"status": event.value, "eta": moment.date().isoformat(), "eta_at": moment.isoformat()}
@@ -105,7 +103,7 @@ def worst_sms(lang: str, event: TriggerEvent) -> str:
         photo_url="https://cdn.example.com/pod/1.jpg",
     )
     context = message_context(
-        send_view(event, locale, facts), scan, tracking_url(PUBLIC_URL, new_token())
+        send_view(event, locale, facts, carrier), scan, tracking_url(PUBLIC_URL, new_token())
     )
     return render_builtin(ChannelKind.SMS, lang, event, context).body
 
@@ -115,23 +113,30 @@ def test_the_worst_inputs_are_as_long_as_promised() -> None:
     assert (len(STORE_NAME), len(host)) == (20, 25)
     assert len(new_token()) == TOKEN_CHARS == 22
     assert len(longest("en")[2]) >= len("Sat, Jan 10, 12:45 PM")  # en-CA's "p.m." is longer
-    assert len(longest_carrier_code()) >= len("FedEx")  # "Driver" on driver-app stops
 
 
+@pytest.mark.parametrize("carrier", CARRIER_CODES)
 @pytest.mark.parametrize("event", list(TriggerEvent))
-def test_every_english_sms_is_one_gsm7_segment(event: TriggerEvent) -> None:
-    body = worst_sms("en", event)
+def test_every_english_sms_is_one_gsm7_segment(event: TriggerEvent, carrier: str) -> None:
+    body = worst_sms("en", event, carrier)
     length = sms_length(body)
     assert length.encoding is SmsEncoding.GSM7, body
     assert length.segments == 1, (length.units, body)
     assert body.startswith(f"{STORE_NAME}: ") and f" {PUBLIC_URL}/t/" in body
 
 
+@pytest.mark.parametrize("carrier", CARRIER_CODES)
 @pytest.mark.parametrize("event", list(TriggerEvent))
-def test_every_spanish_sms_is_at_most_two_segments(event: TriggerEvent) -> None:
-    body = worst_sms("es", event)
+def test_every_spanish_sms_is_at_most_two_segments(event: TriggerEvent, carrier: str) -> None:
+    body = worst_sms("es", event, carrier)
     assert sms_length(body).segments <= 2, (sms_length(body), body)
     assert f" {PUBLIC_URL}/t/" in body
+
+
+def test_the_carrier_is_named_unless_it_is_the_store_itself() -> None:
+    assert "shipped with FedEx, expected" in worst_sms("en", TriggerEvent.IN_TRANSIT, "fedex")
+    own_fleet = worst_sms("en", TriggerEvent.IN_TRANSIT, OWN_FLEET)
+    assert f"{STORE_NAME}: your order shipped, expected" in own_fleet
 
 
 @pytest.mark.parametrize(("lang", "invite"), [("en", "Reply 1-5 to rate."), ("es", "Responde 1-5")])
