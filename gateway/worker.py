@@ -8,6 +8,7 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
+from gateway.chat.jobs import SEND_CHAT_SMS
 from gateway.drivers.jobs import check_overdue_stops, purge_driver_positions
 from gateway.notifications.jobs import SEND_NOTIFICATION
 from gateway.notifications.worker_hooks import start_notifications, stop_notifications
@@ -27,6 +28,7 @@ FUNCTIONS: Final[tuple[Any, ...]] = (
     DELIVER_FUNCTION,  # store webhooks
     ALERT_FUNCTION,  # store webhooks: "we disabled your endpoint" email
     SEND_NOTIFICATION,  # customer notifications (SMS, email, push)
+    SEND_CHAT_SMS,  # chat: a message relayed to the other side by SMS
 )
 
 

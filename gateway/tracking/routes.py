@@ -1,5 +1,8 @@
 """Customer tracking pages: `/t/{token}` (HTML), `/status` (JSON), `/photo`, `/rating`.
 
+The page also shows the message box of the chat with the driver (gateway/chat/: its form posts
+to `/t/{token}/messages`).
+
 The token in the path is the capability. A bad, expired or revoked token, a shipment delivered
 more than 30 days ago and an unknown path under /t/ all get the one 404 page (tracking/pages.py).
 
@@ -18,11 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.chat.page import ChatNotice, notice_of
+from gateway.chat.page_load import load_chat_view
 from gateway.domain.events import Status, format_utc
 from gateway.drivers import proof_links
 from gateway.drivers.proof_links import ProofLinks
@@ -156,8 +162,32 @@ async def tracking_page(request: web.Request) -> web.Response:
     loaded = await load_link(request)
     if request.method == "GET":
         await _record_visit(request, loaded)
+    response = await render_tracking_page(request, loaded)
+    # Time spent building the page (benchmarks/tracking_page.py reports it).
+    response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return response
+
+
+async def render_tracking_page(
+    request: web.Request,
+    loaded: Loaded,
+    *,
+    status: int = 200,
+    chat_notice: ChatNotice | None = None,
+    draft: str = "",
+) -> web.Response:
+    """The page for a loaded link; the chat form answers with it too (429, the text kept)."""
     token = request.match_info["token"]
     view = view_of(request, loaded, _notice(request))
+    chat = await load_chat_view(
+        request.app[DB],
+        loaded.shipment.id,
+        locale=view.locale,
+        zone=ZoneInfo(view.timezone),
+        post_url=f"/t/{token}/messages",
+        notice=chat_notice or notice_of(request.query.get("chat")),
+        draft=draft,
+    )
     html = render(
         "pages/tracking.html.j2",
         v=view,
@@ -165,11 +195,9 @@ async def tracking_page(request: web.Request) -> web.Response:
         lang=view.locale.lang,
         status_url=f"/t/{token}/status",
         rating_url=f"/t/{token}/rating",
+        chat=chat,
     )
-    response = page_response(request, html)
-    # Time spent building the page (benchmarks/tracking_page.py reports it).
-    response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - started) * 1000:.2f}"
-    return response
+    return page_response(request, html, status=status)
 
 
 async def tracking_status(request: web.Request) -> web.Response:
@@ -193,7 +221,7 @@ async def delivery_photo(request: web.Request) -> web.Response:
 
 async def post_rating(request: web.Request) -> web.Response:
     """JSON `{"score", "comment"?}` → 201/200 JSON; the page's form → 303 back to the page."""
-    _refuse_cross_site(request)
+    refuse_cross_site(request)
     loaded = await load_link(request, details=False)
     if request.content_type in _FORM_TYPES:
         return await _rate_from_form(request, loaded)
@@ -251,21 +279,22 @@ async def _record_visit(request: web.Request, loaded: Loaded) -> None:
         )
 
 
-def _refuse_cross_site(request: web.Request) -> None:
-    """CSRF: the token is the capability; a browser telling us another site sent this is refused.
+def refuse_cross_site(request: web.Request) -> None:
+    """CSRF for the page's forms (rating, message to the driver): the token is the capability; a
+    browser telling us another site sent the request is refused.
 
     The page's own form arrives with `Origin: null` (its Referrer-Policy is no-referrer), so a
     null origin is let through; `Sec-Fetch-Site` still tells cross-site posts apart.
     """
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-        raise ApiError(403, "cross_site_request", "ratings are only accepted from the page")
+        raise ApiError(403, "cross_site_request", "only accepted from the tracking page")
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return
     public = urlsplit(request.app[SETTINGS].public_url)
     allowed = {f"{public.scheme}://{public.netloc}", f"{request.scheme}://{request.host}"}
     if origin.rstrip("/") not in allowed:
-        raise ApiError(403, "cross_site_request", "ratings are only accepted from the page")
+        raise ApiError(403, "cross_site_request", "only accepted from the tracking page")
 
 
 def _notice(request: web.Request) -> Notice | None:
