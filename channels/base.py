@@ -26,6 +26,11 @@ class RetryableSendError(SendError):
     """Try again later: rate limits, 5xx, timeouts, connection errors."""
 
 
+class OutcomeUnknownError(SendError):
+    """The provider may have taken the request but never answered (a timeout, a dropped
+    connection): the message may or may not be out. Sending it again could deliver it twice."""
+
+
 class PermanentSendError(SendError):
     """Retrying cannot help: invalid number, unsubscribed recipient, bad token, rejected payload.
 
@@ -107,7 +112,8 @@ class Receipt:
 
 
 class Channel(Protocol):
-    """One provider. `send` raises RetryableSendError or PermanentSendError, never returns False."""
+    """One provider. `send` raises RetryableSendError, PermanentSendError or (when the request
+    went out but no answer came back) OutcomeUnknownError; it never returns False."""
 
     name: ClassVar[str]  # the provider: "twilio", "sendgrid", "fcm", "console"
     kind: ClassVar[str]  # what it sends: "sms", "email", "push" (console: "any")

@@ -18,6 +18,7 @@ from channels.base import (
     ChannelConfigError,
     Message,
     OutboundSMS,
+    OutcomeUnknownError,
     PermanentSendError,
     Receipt,
     RetryableSendError,
@@ -60,7 +61,8 @@ def _http_client() -> AsyncTwilioHttpClient:
 
 
 class TwilioSMS:
-    """Sends OutboundSMS; raises RetryableSendError (429, 5xx, network) or PermanentSendError."""
+    """Sends OutboundSMS; raises RetryableSendError (429, 5xx, unreachable), PermanentSendError,
+    or OutcomeUnknownError when Twilio took the request but no answer came back in time."""
 
     name: ClassVar[str] = "twilio"
     kind: ClassVar[str] = "sms"
@@ -112,7 +114,12 @@ class TwilioSMS:
         return self._client
 
     async def send(self, message: Message) -> Receipt:
-        """Raises RetryableSendError or PermanentSendError with a PII-free code."""
+        """Raises RetryableSendError, PermanentSendError or OutcomeUnknownError (PII-free code).
+
+        Twilio has no idempotency key: once the request may have reached it, a timeout or a
+        dropped connection leaves the SMS possibly sent, and trying again could send it twice.
+        Only a connection that never opened is safe to retry.
+        """
         if not isinstance(message, OutboundSMS):
             raise TypeError(f"{self.name} sends OutboundSMS, not {type(message).__name__}")
         if len(message.body) > self.max_body_chars:
@@ -129,9 +136,12 @@ class TwilioSMS:
                 )
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _classify(exc.status, exc.code, headers) from None  # exc text holds the number
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # nothing was sent
             log.warning("twilio unreachable: %s", type(exc).__name__)
             raise RetryableSendError("twilio_unreachable") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("twilio did not answer: %s", type(exc).__name__)
+            raise OutcomeUnknownError("twilio_no_answer") from None
         finally:
             _RESPONSE_HEADERS.reset(holder_token)
         return Receipt(provider_id=str(sent.sid))

@@ -24,7 +24,7 @@ from gateway.drivers.proof_storage import storage_from_settings
 from gateway.drivers.rules.deviation import PathCache
 from gateway.drivers.store_keys import KeyCache
 from gateway.drivers.writes import WRITES, WriteGate
-from gateway.notifications import callbacks
+from gateway.notifications import callbacks, log_api
 from gateway.notifications import routes as notifications
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
 from gateway.platform.clock import Clock
@@ -36,6 +36,7 @@ from gateway.platform.http.openapi import Operation, openapi_document
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
 from gateway.platform.vault import install_keys
+from gateway.recovery import FINDERS
 from gateway.shipments import routes as shipments
 from gateway.shipments.writer import INGEST, IngestWriter
 from gateway.store_webhooks import routes as store_webhooks
@@ -49,6 +50,7 @@ _CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 STORE_API: Final[Sequence[Operation]] = (
     *carriers.API,
     *shipments.API,
+    *log_api.API,  # notifications: the log, re-send
     *notifications.API,
     *store_webhooks.API,
     *tracking_api.API,
@@ -71,6 +73,7 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app[SETTINGS] = settings
     app[CLOCK] = Clock()
     app[probes.OPENAPI_DOCUMENT] = openapi_document(STORE_API)
+    app[probes.METRICS_REFRESH] = (log_api.refresh_metrics,)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_redis(redis_url or settings.redis_url))
     app.cleanup_ctx.append(_background)
@@ -93,7 +96,6 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
 async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url)
     app[DB] = engine
-    app[CONNECTIONS] = ConnectionCache(engine)
     app[DRIVER_KEYS] = KeyCache()
     app[PATHS] = PathCache()
     app[WRITES] = WriteGate(engine)
@@ -123,11 +125,15 @@ async def _proof_storage(app: web.Application) -> AsyncIterator[None]:
 async def _background(app: web.Application) -> AsyncIterator[None]:
     writers = 1 if app[SETTINGS].is_sqlite else 4
     writer = IngestWriter(app[DB], writers=writers)
-    relay = OutboxRelay(app[DB], app[REDIS], poll_s=app[SETTINGS].outbox_poll_s)
+    relay = OutboxRelay(app[DB], app[REDIS], poll_s=app[SETTINGS].outbox_poll_s, finders=FINDERS)
+    connections = ConnectionCache(app[DB], app[REDIS])  # changes heard from every process
     app[INGEST] = writer
     app[RELAY] = relay
+    app[CONNECTIONS] = connections
     writer.start()
     relay.start()
+    connections.start()
     yield
+    await connections.stop()
     await writer.stop()
     await relay.stop()

@@ -166,7 +166,7 @@ def drivers_rotate_key(retire_old: bool) -> None:
     from gateway.drivers.store_keys import rotate
     from gateway.platform.db import create_engine
 
-    settings = _settings()
+    settings = _require_secret_key(_settings())  # the keys are stored encrypted
 
     async def run() -> str:
         engine = create_engine(settings.database_url)

@@ -36,7 +36,9 @@ __all__ = [
     "POSTGRES_URL_ENV",
     "REDIS_URL_ENV",
     "PostgresNotAvailable",
+    "PostgresServer",
     "find_postgres_bin_dir",
+    "postgres_server",
     "start_postgres",
     "start_redis",
 ]
@@ -351,6 +353,88 @@ def _wait_postmaster(process: subprocess.Popen[bytes], data_dir: Path, log_path:
     return True
 
 
+class PostgresServer:
+    """A throwaway PostgreSQL server that can be restarted on the same port (the fault suite).
+
+    Use :func:`postgres_server` (a context manager) rather than this class directly.
+    """
+
+    def __init__(self) -> None:
+        self._bin_dir = find_postgres_bin_dir()
+        self._run_as = _RunAs()
+        self._base = _make_base_dir(self._run_as)
+        self._data_dir = self._base / "data"
+        self._socket_dir = self._base / "sock"
+        self._log_path = self._base / "postgres.log"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return (
+            f"postgresql+asyncpg://{POSTGRES_SUPERUSER}@127.0.0.1:{self.port}/{POSTGRES_DATABASE}"
+        )
+
+    def start(self) -> str:
+        """initdb, start on a free port, create the test database; returns its URL."""
+        self._socket_dir.mkdir(mode=0o700)
+        self._run_as.chown(self._socket_dir)
+        with (self._base / "initdb.log").open("wb") as initdb_log:
+            _initdb(self._bin_dir, self._data_dir, self._base, self._run_as, initdb_log)
+        for _ in range(_PORT_ATTEMPTS):
+            self.port = find_free_port()
+            if self._spawn():
+                break
+        if self._process is None:
+            raise PostgresNotAvailable(f"no free port for postgres:\n{_tail(self._log_path)}")
+        _create_database(self.port)
+        return self.url
+
+    def _spawn(self) -> bool:
+        """Start the postmaster on `self.port`; False (and stopped) when the port was taken."""
+        process = _spawn_postmaster(
+            self._bin_dir, self._data_dir, self._socket_dir, self.port, self._base, self._run_as
+        )
+        if _wait_postmaster(process, self._data_dir, self._log_path):
+            self._process = process
+            return True
+        _stop_postmaster(process)  # lost a race for the port
+        return False
+
+    def stop(self) -> None:
+        """Fast shutdown: clients are disconnected at once (as in a restart or a failover)."""
+        if self._process is not None:
+            _stop_postmaster(self._process)
+            self._process = None
+
+    def start_again(self) -> None:
+        """Start the stopped server on the same port with the same data.
+
+        Call it from the main thread: PR_SET_PDEATHSIG fires when the *thread* that started
+        the server ends, so a server started from a worker thread dies with that thread.
+        """
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        while not self._spawn():  # the port may linger for a moment
+            if time.monotonic() > deadline:
+                raise PostgresNotAvailable(f"postgres did not restart:\n{_tail(self._log_path)}")
+            time.sleep(0.1)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self._base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    """A fresh, restartable PostgreSQL server (always our own: an external one cannot restart)."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
 @contextlib.contextmanager
 def start_postgres() -> Iterator[str]:
     """Yield ``postgresql+asyncpg://postgres@127.0.0.1:PORT/lastmile_test`` for a fresh server.
@@ -363,32 +447,5 @@ def start_postgres() -> Iterator[str]:
     if external:
         yield external
         return
-
-    bin_dir = find_postgres_bin_dir()
-    run_as = _RunAs()
-    base = _make_base_dir(run_as)
-    data_dir = base / "data"
-    socket_dir = base / "sock"
-    log_path = base / "postgres.log"
-    process: subprocess.Popen[bytes] | None = None
-    try:
-        socket_dir.mkdir(mode=0o700)
-        run_as.chown(socket_dir)
-        with (base / "initdb.log").open("wb") as initdb_log:
-            _initdb(bin_dir, data_dir, base, run_as, initdb_log)
-        port = 0
-        for _ in range(_PORT_ATTEMPTS):
-            port = find_free_port()
-            process = _spawn_postmaster(bin_dir, data_dir, socket_dir, port, base, run_as)
-            if _wait_postmaster(process, data_dir, log_path):
-                break
-            _stop_postmaster(process)  # lost a race for the port: try another one
-            process = None
-        if process is None:
-            raise PostgresNotAvailable(f"no free port for postgres:\n{_tail(log_path)}")
-        _create_database(port)
-        yield f"postgresql+asyncpg://{POSTGRES_SUPERUSER}@127.0.0.1:{port}/{POSTGRES_DATABASE}"
-    finally:
-        if process is not None:
-            _stop_postmaster(process)
-        shutil.rmtree(base, ignore_errors=True)
+    with postgres_server() as server:
+        yield server.url

@@ -184,7 +184,7 @@ async def patch_connection(request: web.Request) -> web.Response:
         await connections.replace_auth(conn, tenant_id, connection_id, auth)
         row = await connections.get_for_tenant(conn, tenant_id, connection_id)
     assert row is not None  # noqa: S101 - updated inside this transaction
-    request.app[CONNECTIONS].forget(connection_id, row.carrier)
+    await request.app[CONNECTIONS].changed(connection_id, row.carrier)
     return web.json_response(_view(request, row))
 
 
@@ -196,7 +196,7 @@ async def delete_connection(request: web.Request) -> web.Response:
         if row is None:
             raise not_found("carrier connection")
         await connections.delete(conn, tenant_id, connection_id)
-    request.app[CONNECTIONS].forget(connection_id, row.carrier)
+    await request.app[CONNECTIONS].changed(connection_id, row.carrier)
     return web.Response(status=204)
 
 

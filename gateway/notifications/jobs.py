@@ -1,18 +1,24 @@
 """Job: send one notification through its channel, at most once.
 
-At-most-once, on purpose: the row moves `queued` → `sending` (with the rendered message) in a
-committed transaction *before* the provider call, and only a `queued` row is ever sent. A worker
-that dies during the call leaves `sending`; the re-run marks it `failed`/`outcome_unknown`
+At-most-once, on purpose: the row moves `queued` → `sending` (with the rendered message and a
+lease) in a committed transaction *before* the provider call, and only a `queued` row is ever
+sent. A worker that dies during the call leaves `sending`; once its lease has run out, the
+re-run (arq's, or the reconciler's when Redis lost the job) marks it `failed`/`outcome_unknown`
 instead of sending again, because no provider here deduplicates a repeated request and a
-customer must never get the same text twice. Twilio's status callback (it carries the
-notification id) and SendGrid's events (custom arg) still move such a row to sent/delivered.
+customer must never get the same text twice. A provider that took the request but never
+answered (a Twilio timeout: the SMS may well have gone out) ends the same way. Twilio's status
+callback (it carries the notification id) and SendGrid's events (custom arg) still move such a
+row to sent/delivered; otherwise the store sees it in `GET /v1/notifications?reason=
+outcome_unknown` and may re-send it on purpose (`POST /v1/notifications/{id}/resend`).
 A worker that is *stopped* (arq cancels running jobs) lets the provider call finish and records
 its outcome first, so a deploy does not turn sent messages into `outcome_unknown`.
 
 Waiting is done with arq's `Retry(defer=...)`, which keeps the job id: the collapse window
 (newer news for the same shipment and channel suppresses this one as `superseded`), quiet hours
 in the recipient's zone, and retryable provider errors along BACKOFF_S with jitter (a provider's
-Retry-After is a floor). Provider attempts are counted on the row, not by arq's job_try.
+Retry-After is a floor). Each wait's end is also kept in the row's `send_after`, so the
+reconciler can queue the job again from the database alone if Redis loses it. Provider attempts
+are counted on the row, not by arq's job_try.
 """
 
 from __future__ import annotations
@@ -20,18 +26,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeVar
 
 from arq.worker import Retry, func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from channels.base import PermanentSendError, Receipt, RetryableSendError
+from channels.base import OutcomeUnknownError, PermanentSendError, Receipt, RetryableSendError
 from gateway.notifications import outcome, store
 from gateway.notifications import store_reads as reads
 from gateway.notifications.compose import Composed, compose
+from gateway.notifications.plan import send_job_id
 from gateway.notifications.rules import (
     NotificationStatus,
     Reason,
@@ -43,13 +51,22 @@ from gateway.notifications.store_reads import SendView
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
 from gateway.platform.names import Job
-from gateway.platform.outbox import collect_added_jobs
+from gateway.platform.outages import Backoff, database_unreachable
+from gateway.platform.outbox import PendingJob, collect_added_jobs
 from gateway.platform.relay import hand_over
 
 log = logging.getLogger(__name__)
 
 BACKOFF_S: Final = (5.0, 30.0, 120.0, 600.0, 1800.0)  # then `failed`, and the next channel
 MAX_JOB_TRIES: Final = 30  # arq's bound; deferrals and retries together stay far below it
+# A run: two short transactions and one provider call (channels time out after 10 s). arq
+# re-runs a killed worker's job when its in-progress key expires: the largest job timeout + 10 s.
+JOB_TIMEOUT_S: Final = 30.0
+# Longer than a run can still record the provider's answer (timeout, then the call it lets
+# finish), shorter than arq's in-progress key, so the re-run after a kill finds it expired.
+SEND_LEASE_S: Final = 45.0
+RECORD_PATIENCE_S: Final = 15.0  # the provider answered: keep trying to write down what it said
+_T = TypeVar("_T")
 
 
 class SendOutcome(StrEnum):
@@ -89,7 +106,16 @@ SEND_NOTIFICATION: Final = func(
     send_notification,  # type: ignore[arg-type]
     name=Job.SEND_NOTIFICATION,
     max_tries=MAX_JOB_TRIES,
+    timeout=JOB_TIMEOUT_S,
 )
+
+
+async def due_jobs(
+    conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
+) -> list[PendingJob]:
+    """Reconciler finder: notifications due to be sent (or whose send lost its worker)."""
+    ids = await store.due_for_send(conn, due_before, now, limit)
+    return [PendingJob(send_job_id(nid), Job.SEND_NOTIFICATION, [nid]) for nid in ids]
 
 
 async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | SendOutcome:
@@ -111,6 +137,11 @@ async def _prepare_in_transaction(
             return SendOutcome.MISSING
         row = view.row
         if row.status is NotificationStatus.SENDING:
+            # arq runs one job id at a time, so its re-run (job_try > 1) follows a run that is
+            # over. A first run that finds a live lease came from elsewhere (a reconciler while
+            # Redis was being restored): the claiming run may still record the answer.
+            if ctx.get("job_try", 1) == 1 and row.lease_until and row.lease_until > now:
+                return _Wait(row.lease_until)
             # The previous run died during the provider call: it may have gone out.
             await outcome.mark_failed(conn, row, Reason.OUTCOME_UNKNOWN.value, fallback=False)
             return SendOutcome.OUTCOME_UNKNOWN
@@ -126,7 +157,8 @@ async def _prepare_in_transaction(
         if wait is not None:
             return _Wait(wait)
         composed = await compose(conn, view, ctx["settings"].public_url)
-        if not await store.claim(conn, row.id, composed.columns()):
+        lease_until = now + timedelta(seconds=SEND_LEASE_S)
+        if not await store.claim(conn, row.id, composed.columns(), lease_until):
             return SendOutcome.CLAIMED_ELSEWHERE
         return _Ready(row, composed)
 
@@ -183,25 +215,54 @@ async def _record(ctx: JobContext, ready: _Ready, call: asyncio.Future[Receipt])
         backoff = ctx.get("notify_backoff_s", BACKOFF_S)
         delay_s = retry_delay_s(attempt, backoff, exc.retry_after_s)
         if delay_s is not None and ctx.get("job_try", 1) < MAX_JOB_TRIES:
-            async with ctx["db"].begin() as conn:
-                await store.release(conn, row.id, exc.code)
+            code, retry_at = exc.code, datetime.now(UTC) + timedelta(seconds=delay_s)
+            await _in_transaction(ctx, lambda c: store.release(c, row.id, code, retry_at))
             log.info("notification %s: %s, retry %d in %.1fs", row.id, exc.code, attempt, delay_s)
             raise Retry(defer=delay_s) from None
         return await _failed(ctx, row, f"{Reason.RETRIES_EXHAUSTED.value}:{exc.code}", None)
+    except OutcomeUnknownError as exc:
+        log.warning("notification %s: outcome unknown (%s), not sent again", row.id, exc.code)
+        return await _failed(ctx, row, Reason.OUTCOME_UNKNOWN.value, None, fallback=False)
     except PermanentSendError as exc:
         return await _failed(ctx, row, exc.code, exc)
-    async with ctx["db"].begin() as conn:
-        await outcome.mark_sent(conn, row, receipt.provider_id)
+    await _in_transaction(ctx, lambda c: outcome.mark_sent(c, row, receipt.provider_id))
     log.info("notification %s sent by %s", row.id, ctx["channels"][row.channel].name)
     return SendOutcome.SENT
 
 
 async def _failed(
-    ctx: JobContext, row: Notification, reason: str, error: PermanentSendError | None
+    ctx: JobContext,
+    row: Notification,
+    reason: str,
+    error: PermanentSendError | None,
+    *,
+    fallback: bool = True,
 ) -> SendOutcome:
     with collect_added_jobs() as follow_up:
-        async with ctx["db"].begin() as conn:
-            await outcome.mark_failed(conn, row, reason, error=error)
+        fell_back = await _in_transaction(
+            ctx, lambda c: outcome.mark_failed(c, row, reason, error=error, fallback=fallback)
+        )
     # The fallback's own job goes to arq now rather than at the next relay poll.
     await hand_over(ctx["db"], ctx["redis"], follow_up)
+    if fell_back:
+        log.info("notification %s failed (%s); fell back to the next channel", row.id, reason)
+    if reason == Reason.OUTCOME_UNKNOWN.value:
+        return SendOutcome.OUTCOME_UNKNOWN
     return SendOutcome.FAILED
+
+
+async def _in_transaction(ctx: JobContext, write: Callable[[AsyncConnection], Awaitable[_T]]) -> _T:
+    """Commit `write`; the provider has answered, so a database blip (a restart) must not lose
+    what it said: retry for up to RECORD_PATIENCE_S, then give up (the lease runs out and the
+    re-run records `outcome_unknown`)."""
+    backoff = Backoff(0.2, 2.0)
+    deadline = asyncio.get_running_loop().time() + RECORD_PATIENCE_S
+    while True:
+        try:
+            async with ctx["db"].begin() as conn:
+                return await write(conn)
+        except Exception as exc:
+            if not database_unreachable(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("recording a send outcome failed (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(backoff.next_delay_s())

@@ -162,3 +162,31 @@ async def plan_fallback(conn: AsyncConnection, failed: Notification) -> list[str
         dict(failed.facts),
     )
     return await _write(conn, trigger, planned, None)
+
+
+async def plan_resend(conn: AsyncConnection, original: Any) -> tuple[str, bool]:
+    """A store's deliberate re-send of a failed notification: a new queued row and its job.
+
+    Returns (new id, created). The id derives from the original, so a repeated request queues
+    nothing new. The copy goes through the usual checks when it is sent (opt-out, quiet hours,
+    and fresher news for the shipment, which supersedes it); it has no fallback channel.
+    """
+    cause_id = f"resend:{original.id}"
+    nid = notification_id(cause_id, ChannelKind(original.channel), original.address)
+    new = store.NewNotification(
+        id=nid,
+        tenant_id=original.tenant_id,
+        shipment_id=original.shipment_id,
+        cause_id=cause_id,
+        event=original.event,
+        channel=ChannelKind(original.channel),
+        address=original.address,
+        fallback=(),
+        facts=dict(original.facts),
+        cause_at=original.cause_at,
+        resend_of=original.id,
+    )
+    created = await store.insert(conn, new)
+    if created:
+        await add_job(conn, Job.SEND_NOTIFICATION, send_job_id(nid), nid)
+    return nid, created

@@ -1,4 +1,4 @@
-"""Notifications API: rules, settings, per-store template overrides, and the notification log."""
+"""Notifications API: rules, settings and per-store template overrides (the log: log_api.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from channels.sms_length import segment_count
-from gateway.domain.privacy import mask_email, mask_phone
-from gateway.notifications import store
 from gateway.notifications import store_config as config
 from gateway.notifications.render import (
     PARTS,
@@ -22,14 +20,11 @@ from gateway.notifications.render import (
 from gateway.notifications.rules import (
     DEFAULT_RULES,
     ChannelKind,
-    NotificationStatus,
     Rule,
     TriggerEvent,
 )
 from gateway.notifications.sandbox import off_loop
 from gateway.notifications.schemas import (
-    NotificationList,
-    NotificationOut,
     NotificationRuleIn,
     NotificationRuleList,
     NotificationRuleOut,
@@ -41,66 +36,15 @@ from gateway.notifications.schemas import (
     TemplateOut,
 )
 from gateway.notifications.settings import NotificationSettings
-from gateway.notifications.store import Notification
 from gateway.platform.appkeys import DB
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
-from gateway.shipments import store as shipment_store
 from gateway.tenants.auth import require_tenant
 
 TAG = "notifications"
 RULES: Final = "/v1/notification-rules"
 TEMPLATE: Final = "/v1/templates/{channel}/{locale}/{event}"
 _LOCALE: Final = re.compile(r"^[a-z]{2}(-[A-Z]{2})?$")
-
-
-async def list_notifications(request: web.Request) -> web.Response:
-    tenant_id = await require_tenant(request)
-    shipment_id = request.query.get("shipment_id", "").strip()
-    if not shipment_id:
-        raise ApiError(400, "missing_parameter", "shipment_id is required")
-    async with request.app[DB].connect() as conn:
-        if await shipment_store.get(conn, tenant_id, shipment_id) is None:
-            raise not_found("shipment")
-        rows = await store.list_for_shipment(conn, tenant_id, shipment_id)
-    out = NotificationList(notifications=[_notification(row) for row in rows])
-    return web.json_response(out.model_dump(mode="json"))
-
-
-def _notification(row: Notification) -> NotificationOut:
-    status = row.status
-    if status is NotificationStatus.SENDING:  # internal: the contract knows five states
-        status = NotificationStatus.QUEUED
-    return NotificationOut(
-        id=row.id,
-        shipment_id=row.shipment_id,
-        event=row.event.value,
-        channel=row.channel,
-        to=_masked(row.channel, row.address),
-        template=row.template,
-        subject=row.subject,
-        body=row.body,
-        sms_segments=(
-            segment_count(row.body) if row.channel is ChannelKind.SMS and row.body else None
-        ),
-        status=status.value,
-        reason=row.reason,
-        provider_message_id=row.provider_id,
-        attempts=row.attempts,
-        send_after=row.send_after,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        sent_at=row.sent_at,
-        delivered_at=row.delivered_at,
-    )
-
-
-def _masked(channel: ChannelKind, address: str | None) -> str | None:
-    if channel is ChannelKind.SMS:
-        return mask_phone(address)
-    if channel is ChannelKind.EMAIL:
-        return mask_email(address)
-    return f"{address[:6]}…" if address else None
 
 
 def _slot(request: web.Request) -> tuple[ChannelKind, str, TriggerEvent]:
@@ -277,16 +221,6 @@ async def update_settings(request: web.Request) -> web.Response:
 
 # This module's operations; gateway/app.py mounts them and /openapi.json describes them.
 API: Final = (
-    Operation(
-        "GET",
-        "/v1/notifications",
-        list_notifications,
-        summary="Every notification of a shipment: channel, template, text, status, reason",
-        tag=TAG,
-        response=NotificationList,
-        query=("shipment_id",),
-        errors=(404,),
-    ),
     Operation(
         "PUT",
         TEMPLATE,

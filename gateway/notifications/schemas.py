@@ -126,10 +126,18 @@ class NotificationOut(BaseModel):
     body: str | None = Field(description="the rendered SMS, plain-text email or push body")
     sms_segments: int | None = Field(description="SMS: segments billed (GSM-7 or UCS-2)")
     status: str = Field(description="queued | sent | delivered | failed | suppressed")
-    reason: str | None
+    reason: str | None = Field(
+        description="why not (yet) sent; outcome_unknown: the provider may have sent it (a "
+        "worker died or the provider did not answer), so it is not sent again on its own"
+    )
     provider_message_id: str | None
     attempts: int
-    send_after: datetime | None = Field(description="waiting (quiet hours, collapse) until")
+    send_after: datetime | None = Field(
+        description="waiting (quiet hours, collapse window, retry back-off) until"
+    )
+    resend_of: str | None = Field(
+        default=None, description="the notification this one re-sends (POST .../resend)"
+    )
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None

@@ -40,6 +40,7 @@ class NewNotification:
     status: NotificationStatus = NotificationStatus.QUEUED
     reason: str | None = None
     send_after: datetime | None = None
+    resend_of: str | None = None  # the notification a store re-sent on purpose
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class Notification:
     updated_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    lease_until: datetime | None = None  # while `sending`: the run that claimed it owns it
+    resend_of: str | None = None  # a store's deliberate re-send of this notification
 
 
 def notification_of(row: sa.RowMapping) -> Notification:
@@ -97,6 +100,8 @@ def notification_of(row: sa.RowMapping) -> Notification:
         updated_at=row["updated_at"],
         sent_at=row["sent_at"],
         delivered_at=row["delivered_at"],
+        lease_until=row["lease_until"],
+        resend_of=row["resend_of"],
     )
 
 
@@ -108,7 +113,12 @@ _INSERT: Final = {
 _CLAIM: Final = (
     notifications.update()
     .where(N.id == sa.bindparam("notification_id"), N.status == NotificationStatus.QUEUED.value)
-    .values(status=NotificationStatus.SENDING.value, attempts=N.attempts + 1, reason=None)
+    .values(
+        status=NotificationStatus.SENDING.value,
+        attempts=N.attempts + 1,
+        reason=None,
+        lease_until=sa.bindparam("lease_until"),
+    )
 )
 
 
@@ -131,6 +141,7 @@ async def insert(conn: AsyncConnection, note: NewNotification) -> bool:
         "attempts": 0,
         "cause_at": note.cause_at,
         "send_after": note.send_after,
+        "resend_of": note.resend_of,
         "created_at": now,
         "updated_at": now,
     }
@@ -213,20 +224,38 @@ async def suppress(conn: AsyncConnection, notification_id: str, reason: Reason) 
 
 
 async def claim(
-    conn: AsyncConnection, notification_id: str, rendered: dict[str, str | None]
+    conn: AsyncConnection,
+    notification_id: str,
+    rendered: dict[str, str | None],
+    lease_until: datetime,
 ) -> bool:
-    """queued → sending, with the rendered message; False if another run got there first."""
-    params = {"notification_id": notification_id, "updated_at": datetime.now(UTC), **rendered}
+    """queued → sending until `lease_until`, with the rendered message; False if another run
+    got there first."""
+    params = {
+        "notification_id": notification_id,
+        "updated_at": datetime.now(UTC),
+        "lease_until": lease_until,
+        **rendered,
+    }
     result = await conn.execute(_CLAIM, params)
     return bool(result.rowcount)
 
 
-async def release(conn: AsyncConnection, notification_id: str, reason: str) -> None:
-    """sending → queued after a retryable failure (the attempt is counted)."""
+async def release(
+    conn: AsyncConnection, notification_id: str, reason: str, retry_at: datetime
+) -> None:
+    """sending → queued after a retryable failure (the attempt is counted); the next attempt's
+    time is kept in `send_after`, so the schedule survives the loss of the deferred job."""
     await conn.execute(
         notifications.update()
         .where(N.id == notification_id, N.status == NotificationStatus.SENDING.value)
-        .values(status=NotificationStatus.QUEUED.value, reason=reason, updated_at=datetime.now(UTC))
+        .values(
+            status=NotificationStatus.QUEUED.value,
+            reason=reason,
+            send_after=retry_at,
+            lease_until=None,
+            updated_at=datetime.now(UTC),
+        )
     )
 
 
@@ -264,6 +293,40 @@ async def list_for_shipment(
         .order_by(N.created_at, N.id)
     )
     return [notification_of(row) for row in (await conn.execute(query)).mappings()]
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """What `GET /v1/notifications` asks for; at least a shipment, a status or a reason."""
+
+    shipment_id: str | None = None
+    statuses: tuple[NotificationStatus, ...] = ()
+    reason: str | None = None
+    limit: int = 100
+
+
+async def list_log(conn: AsyncConnection, tenant_id: str, wanted: LogFilter) -> list[Notification]:
+    """A shipment's notifications in order, else the store's newest first (limited)."""
+    query = sa.select(notifications).where(N.tenant_id == tenant_id)
+    if wanted.shipment_id is not None:
+        query = query.where(N.shipment_id == wanted.shipment_id).order_by(N.created_at, N.id)
+    else:
+        query = query.order_by(N.created_at.desc(), N.id.desc()).limit(wanted.limit)
+    if wanted.statuses:
+        query = query.where(N.status.in_([s.value for s in wanted.statuses]))
+    if wanted.reason is not None:  # outcome_unknown: ix_notifications_outcome_unknown
+        query = query.where(N.reason == wanted.reason)
+    return [notification_of(row) for row in (await conn.execute(query)).mappings().all()]
+
+
+async def count_outcome_unknown(conn: AsyncConnection) -> dict[str, int]:
+    """Notifications whose send may or may not have happened, by channel (a partial index)."""
+    query = (
+        sa.select(N.channel, sa.func.count())
+        .where(N.reason == Reason.OUTCOME_UNKNOWN.value)
+        .group_by(N.channel)
+    )
+    return {channel: int(count) for channel, count in (await conn.execute(query)).all()}
 
 
 async def find_by_provider_id(conn: AsyncConnection, provider_id: str) -> Notification | None:
@@ -324,3 +387,36 @@ async def is_opted_out(conn: AsyncConnection, tenant_id: str, phone: str | None)
         sms_optouts.c.tenant_id == tenant_id, sms_optouts.c.phone_hash == address_hash(phone)
     )
     return (await conn.execute(query)).first() is not None
+
+
+async def due_for_send(
+    conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
+) -> list[str]:
+    """Ids of notifications owed a send job (the reconciler's query, on ix_notifications_due).
+
+    `queued` ones whose wait (collapse window, quiet hours, retry back-off) ended before
+    `due_before`, and `sending` ones whose lease ran out: their run died during the provider call.
+    """
+    queued = (
+        sa.select(N.id)
+        .where(
+            N.status == NotificationStatus.QUEUED.value,
+            sa.or_(
+                N.send_after <= due_before,
+                sa.and_(N.send_after.is_(None), N.updated_at <= due_before),
+            ),
+        )
+        .order_by(N.send_after)
+        .limit(limit)
+    )
+    lost = (
+        sa.select(N.id)
+        .where(
+            N.status == NotificationStatus.SENDING.value,
+            sa.or_(N.lease_until.is_(None), N.lease_until <= now),
+        )
+        .limit(limit)
+    )
+    ids = list((await conn.execute(lost)).scalars())
+    ids += (await conn.execute(queued)).scalars()
+    return ids[:limit]

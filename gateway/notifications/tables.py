@@ -66,13 +66,24 @@ notifications = sa.Table(
     sa.Column("provider_id", sa.String(100), index=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cause_at", UtcDateTime(), nullable=False),  # orders a shipment's news
-    sa.Column("send_after", UtcDateTime()),
+    sa.Column("send_after", UtcDateTime()),  # waiting (collapse, quiet hours, retry) until
+    # `sending` only: the run that claimed it may still record the provider's answer until then.
+    sa.Column("lease_until", UtcDateTime()),
+    sa.Column("resend_of", sa.String(40)),  # the notification a store re-sent on purpose
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Column("sent_at", UtcDateTime()),
     sa.Column("delivered_at", UtcDateTime()),
     sa.Index("ix_notifications_newest", "shipment_id", "channel", "cause_at"),
     sa.Index("ix_notifications_address", "address_hash", "channel", "sent_at"),
+    sa.Index("ix_notifications_due", "status", "send_after"),  # the reconciler
+    sa.Index(
+        "ix_notifications_outcome_unknown",
+        "tenant_id",
+        "created_at",
+        postgresql_where=sa.text("reason = 'outcome_unknown'"),
+        sqlite_where=sa.text("reason = 'outcome_unknown'"),
+    ),
 )
 
 sms_optouts = sa.Table(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Final
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 WEBHOOK_REQUESTS: Final = Counter(
     "lastmile_webhook_requests_total", "Carrier webhook requests by outcome", ["carrier", "outcome"]
@@ -56,9 +56,19 @@ OUTBOX_RELAYED: Final = Counter("lastmile_outbox_relayed_total", "Outbox jobs ha
 OUTBOX_RELAY_ERRORS: Final = Counter(
     "lastmile_outbox_relay_errors_total", "Relay rounds that failed"
 )
+JOBS_RESTORED: Final = Counter(
+    "lastmile_jobs_restored_total",
+    "Jobs the reconciler queued again because Redis no longer held them",
+    ["function"],
+)
 INGEST_BATCH_SIZE: Final = Histogram(
     "lastmile_ingest_batch_size",
     "Requests committed per ingest transaction",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
 JOBS_RUN: Final = Counter("lastmile_jobs_total", "Worker jobs finished", ["function", "outcome"])
+NOTIFICATIONS_OUTCOME_UNKNOWN: Final = Gauge(
+    "lastmile_notifications_outcome_unknown",
+    "Notifications that may or may not have been sent (worker died or provider did not answer)",
+    ["channel"],
+)

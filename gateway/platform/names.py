@@ -17,6 +17,8 @@ class Job(StrEnum):
     SEND_STORE_ALERT = "send_store_alert"  # store webhooks: "we disabled your endpoint" email
     PURGE_POSITIONS = "purge_driver_positions"  # drivers: position history past retention (cron)
     CHECK_OVERDUE_STOPS = "check_overdue_stops"  # drivers: promises passing with no pings (cron)
+    RECONCILE = "reconcile_due_work"  # cron: queue again the jobs Redis lost (gateway/recovery.py)
+    PURGE_EXPIRED = "purge_expired"  # cron: raw payloads and relayed outbox rows past retention
     SEND_CHAT_SMS = "send_chat_sms"  # chat: relay one message to the other side by SMS
 
 
@@ -31,3 +33,5 @@ FLEET_POSITIONS_KEY: Final = "lastmile:fleet:positions:"
 # Pub/sub: each accepted batch's newest position, per driver and per store.
 LIVE_DRIVER_CHANNEL: Final = "lastmile:live:driver:"
 LIVE_FLEET_CHANNEL: Final = "lastmile:live:fleet:"
+# Redis pub/sub: a carrier connection changed or was deleted (`<connection id> <carrier>`).
+CARRIER_CONNECTION_CHANGES: Final = "lastmile:carrier-connections:changed"

@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from arq.worker import func
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.notifications import store_callbacks
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
 from gateway.platform.names import LIVE_SHIPMENT_CHANNEL, Job
-from gateway.platform.outbox import collect_added_jobs, purge_enqueued
+from gateway.platform.outbox import PendingJob, collect_added_jobs, purge_enqueued
 from gateway.platform.relay import hand_over
 from gateway.shipments import store, store_ingest
 from gateway.shipments.fanout import CHANGE_HANDLERS
@@ -20,6 +23,8 @@ from gateway.shipments.fanout import CHANGE_HANDLERS
 log = logging.getLogger(__name__)
 
 OUTBOX_KEEP: Final = timedelta(days=7)
+# One transaction of inserts per change: seconds at most, even on a busy database.
+JOB_TIMEOUT_S: Final = 30.0
 
 
 class ChangeOutcome(StrEnum):
@@ -55,6 +60,21 @@ async def shipment_changed(ctx: JobContext, change_id: str) -> ChangeOutcome:
     JOBS_RUN.labels(Job.SHIPMENT_CHANGED, ChangeOutcome.HANDLED.value).inc()
     log.info("shipment %s now %s", change.shipment_id, change.status_after.value)
     return ChangeOutcome.HANDLED
+
+
+SHIPMENT_CHANGED: Final = func(
+    shipment_changed,  # type: ignore[arg-type]  # a typed ctx instead of arq's dict
+    name=Job.SHIPMENT_CHANGED,
+    timeout=JOB_TIMEOUT_S,
+)
+
+
+async def due_jobs(
+    conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
+) -> list[PendingJob]:
+    """Reconciler finder: changes committed but not fanned out (their job may be lost)."""
+    ids = await store.unprocessed_changes(conn, due_before, limit)
+    return [PendingJob(store_ingest.change_job_id(i), Job.SHIPMENT_CHANGED, [i]) for i in ids]
 
 
 async def purge_expired(ctx: JobContext) -> dict[str, int]:

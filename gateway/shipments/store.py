@@ -278,3 +278,18 @@ async def claim_change(conn: AsyncConnection, change_id: str) -> ShipmentChange 
         event_identity=row["event_identity"],
         created_at=row["created_at"],
     )
+
+
+async def unprocessed_changes(conn: AsyncConnection, due_before: datetime, limit: int) -> list[str]:
+    """Ids of changes made before `due_before` and not fanned out yet, oldest first
+    (ix_shipment_changes_unprocessed holds only those)."""
+    query = (
+        sa.select(shipment_changes.c.id)
+        .where(
+            shipment_changes.c.processed_at.is_(None),
+            shipment_changes.c.created_at <= due_before,
+        )
+        .order_by(shipment_changes.c.created_at)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).scalars())

@@ -286,7 +286,7 @@ def _record_changes(conn: sa.Connection, touched: list[_Shipment], now: datetime
         insert_ignore(outbox, conn.dialect.name),
         [
             {
-                "job_id": f"{Job.SHIPMENT_CHANGED}:{change_ids[s.id]}",
+                "job_id": change_job_id(change_ids[s.id]),
                 "function": Job.SHIPMENT_CHANGED.value,
                 "args": [change_ids[s.id]],
                 "created_at": now,
@@ -295,6 +295,11 @@ def _record_changes(conn: sa.Connection, touched: list[_Shipment], now: datetime
         ],
     )
     return change_ids
+
+
+def change_job_id(change_id: str) -> str:
+    """The `shipment_changed` job of one change: the same change never makes two jobs."""
+    return f"{Job.SHIPMENT_CHANGED}:{change_id}"
 
 
 async def purge_raw_payloads(conn: AsyncConnection, before: datetime) -> int:

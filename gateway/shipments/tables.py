@@ -75,4 +75,10 @@ shipment_changes = sa.Table(
     sa.Column("event_identity", sa.String(32), nullable=False),
     created_column(),
     sa.Column("processed_at", UtcDateTime()),
+    sa.Index(  # the reconciler: changes not fanned out yet (a handful, however big the table)
+        "ix_shipment_changes_unprocessed",
+        "created_at",
+        postgresql_where=sa.text("processed_at IS NULL"),
+        sqlite_where=sa.text("processed_at IS NULL"),
+    ),
 )

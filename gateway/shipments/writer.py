@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.platform.db import create_sync_sqlite_engine
 from gateway.platform.metrics import INGEST_BATCH_SIZE
+from gateway.platform.outages import DatabaseUnavailable, database_unreachable
 from gateway.shipments.store_ingest import IngestRequest, IngestResult, ingest_batch
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,16 @@ class IngestWriter:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # Both block until the SQLite thread is done: off the event loop, which other
+        # connections still need to finish (and release SQLite's lock) meanwhile.
         if self._thread is not None:
-            self._thread.shutdown(wait=True)
+            await asyncio.to_thread(self._thread.shutdown, wait=True)
         if self._sqlite is not None:
-            self._sqlite.dispose()
+            await asyncio.to_thread(self._sqlite.dispose)
 
     async def submit(self, request: IngestRequest) -> IngestResult:
-        """Returns once the request's events are committed; raises if they could not be."""
+        """Returns once the request's events are committed; raises if they could not be
+        (DatabaseUnavailable when the database is away: nothing was stored)."""
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         await self._queue.put((request, future))
         return await asyncio.shield(future)
@@ -95,10 +99,15 @@ class IngestWriter:
             else:
                 async with self._engine.begin() as conn:
                     results = await conn.run_sync(ingest_batch, requests)
-        except Exception:
+        except Exception as exc:
+            if database_unreachable(exc):  # one by one would fail the same way
+                log.warning("ingest: database unreachable (%s)", type(exc).__name__)
+                for _, future in batch:
+                    _fail(future, DatabaseUnavailable())
+                return
             if len(batch) == 1:
                 log.exception("ingest transaction failed")
-                _fail(batch[0][1])
+                _fail(batch[0][1], RuntimeError("ingest transaction failed"))
                 return
             log.warning("ingest batch of %d failed; retrying one by one", len(batch))
             for item in batch:
@@ -109,9 +118,9 @@ class IngestWriter:
                 future.set_result(result)
 
 
-def _fail(future: asyncio.Future[IngestResult]) -> None:
+def _fail(future: asyncio.Future[IngestResult], error: Exception) -> None:
     if not future.done():
-        future.set_exception(RuntimeError("ingest transaction failed"))
+        future.set_exception(error)
 
 
 INGEST: Final = web.AppKey("ingest", IngestWriter)

@@ -131,4 +131,5 @@ ALERT_FUNCTION: Final = func(
     send_store_alert,  # type: ignore[arg-type]  # a typed ctx instead of arq's dict
     name=Job.SEND_STORE_ALERT,
     max_tries=len(BACKOFF_S) + 1,
+    timeout=30,  # one email (channels time out after 10 s) and two short transactions
 )

@@ -80,7 +80,12 @@ async def emit(
             ),
         )
         if endpoint.enabled:
-            await add_job(conn, Job.DELIVER_WEBHOOK, f"webhook:{message_id}", message_id)
+            await add_job(conn, Job.DELIVER_WEBHOOK, delivery_job_id(message_id), message_id)
+
+
+def delivery_job_id(message_id: str) -> str:
+    """The delivery job a message is born with; the reconciler queues it again if lost."""
+    return f"webhook:{message_id}"
 
 
 def message_id_for(idempotency_key: str, endpoint_id: str) -> str:

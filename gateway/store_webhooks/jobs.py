@@ -9,11 +9,18 @@ and a newer message never overtakes an older one that is waiting for a retry.
 Retries. A failed send records the attempt, sets the message's `next_attempt_at` from the schedule
 (or a longer `Retry-After`), and raises arq's `Retry` with that delay: the same job, so the same
 message and the same `webhook-id`, comes back when it is due. The database, not Redis, holds the
-schedule: if Redis loses a deferred job, `webhook_maintenance` re-kicks the overdue lane.
+schedule: if Redis loses a deferred job, the reconciler (gateway/platform/reconcile.py) queues
+the overdue lane head's job again.
+
+Bounds. A run stops claiming further sends after RUN_BUDGET_S and hands the rest of the lane to
+a fresh job, so one job lasts at most RUN_BUDGET_S + one send: arq keeps a job's in-progress
+marker for the largest job timeout + 10 s, and that is how long a killed worker's job waits
+before it runs again. A send's lease outlasts one request, so the re-run finds it expired.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -39,8 +46,10 @@ from gateway.store_webhooks.store_messages import Attempt, Message, MessageStatu
 
 log = logging.getLogger(__name__)
 
-LEASE_S: Final = 60.0  # longer than one send (15 s timeout) plus bookkeeping
+LEASE_S: Final = REQUEST_TIMEOUT_S + 10.0  # one send plus bookkeeping
 MAX_SENDS_PER_RUN: Final = 20  # then a fresh job carries on with the lane
+RUN_BUDGET_S: Final = 15.0  # no new send is claimed after this long (the lane continues)
+JOB_TIMEOUT_S: Final = RUN_BUDGET_S + REQUEST_TIMEOUT_S + 10.0
 EARLY_TOLERANCE_S: Final = 2.0  # a run this close to the due time waits instead of leaving
 DISABLE_AFTER: Final = timedelta(days=5)  # of nothing but failures
 
@@ -83,13 +92,16 @@ async def deliver_webhook(ctx: WebhookJobContext, message_id: str) -> Outcome:
         if message is None:
             return _counted(Outcome.NO_MESSAGE)
         step = await _claim_head(conn, message.endpoint_id, message.lane, datetime.now(UTC))
-    sent = 0
+    sent, started = 0, asyncio.get_running_loop().time()
     while isinstance(step, _Claim):
         sent += 1
-        step = await _record(ctx, step, await _send(ctx, step), sent < MAX_SENDS_PER_RUN)
+        result = await _send(ctx, step)
+        more = sent < MAX_SENDS_PER_RUN and _elapsed_s(started) < RUN_BUDGET_S
+        step = await _record(ctx, step, result, more)
     if isinstance(step, _Soon):
         raise Retry(defer=timedelta(seconds=step.wait_s))
-    if sent >= MAX_SENDS_PER_RUN and step is not Outcome.DISABLED:
+    bounded = sent >= MAX_SENDS_PER_RUN or _elapsed_s(started) >= RUN_BUDGET_S
+    if sent and bounded and step is Outcome.IDLE:
         await _continue_lane(ctx, message)
         return _counted(Outcome.LANE_CONTINUES)
     return _counted(step)
@@ -105,8 +117,12 @@ DELIVER_FUNCTION: Final = func(
     deliver_webhook,  # type: ignore[arg-type]  # a typed ctx instead of arq's dict
     name=Job.DELIVER_WEBHOOK,
     max_tries=10_000,
-    timeout=MAX_SENDS_PER_RUN * REQUEST_TIMEOUT_S + LEASE_S,
+    timeout=JOB_TIMEOUT_S,
 )
+
+
+def _elapsed_s(started: float) -> float:
+    return asyncio.get_running_loop().time() - started
 
 
 async def _send(ctx: WebhookJobContext, claim: _Claim) -> SendResult:

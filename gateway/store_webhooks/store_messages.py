@@ -231,8 +231,10 @@ async def replay(
     return ids
 
 
-async def overdue(conn: AsyncConnection, before: datetime, limit: int) -> list[Message]:
-    """Lane heads past due that nobody holds: their arq job was lost (Redis restarted)."""
+async def overdue(
+    conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
+) -> list[Message]:
+    """Lane heads due before `due_before` that no send holds: their job may be lost."""
     older = webhook_messages.alias("older")
     blocked = sa.exists().where(
         older.c.endpoint_id == webhook_messages.c.endpoint_id,
@@ -244,10 +246,8 @@ async def overdue(conn: AsyncConnection, before: datetime, limit: int) -> list[M
         sa.select(webhook_messages)
         .where(
             webhook_messages.c.status == MessageStatus.PENDING.value,
-            webhook_messages.c.next_attempt_at < before,
-            sa.or_(
-                webhook_messages.c.lease_until.is_(None), webhook_messages.c.lease_until < before
-            ),
+            webhook_messages.c.next_attempt_at < due_before,
+            sa.or_(webhook_messages.c.lease_until.is_(None), webhook_messages.c.lease_until < now),
             ~blocked,
         )
         .order_by(webhook_messages.c.next_attempt_at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
@@ -10,6 +11,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.app import create_app
+from gateway.platform.settings import Settings
 from tests.support import connect_carrier, load_fixture, make_store, post_fixture
 
 NEW = "fedex-secret-after-rotation"
@@ -120,3 +123,42 @@ async def test_a_secret_shorter_than_16_bytes_is_refused_naming_the_field(
     assert patched.status == 422
     assert "secrets[1] is shorter than 16 bytes" in (await patched.json())["error"]["message"]
     assert "short" not in (await patched.json())["error"]["message"].replace("shorter", "")
+
+
+async def _refused_within(
+    client: TestClient[Any, Any], path: str, body: bytes, headers: dict[str, str], within_s: float
+) -> float:
+    """Seconds until `client` answers 401 to this request (fails after `within_s`)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while (await client.post(path, data=body, headers=headers)).status != 401:
+        assert loop.time() - started < within_s, f"still accepted after {within_s}s"
+        await asyncio.sleep(0.05)
+    return loop.time() - started
+
+
+async def test_a_change_reaches_every_other_gateway_process_within_a_second(
+    aiohttp_client: Any, settings: Settings, engine: AsyncEngine
+) -> None:
+    """Two gateways (each with its own connection cache) behind one database and Redis."""
+    first = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(create_app(settings))
+    store = await make_store(engine)
+    fixture = load_fixture("fedex", "out_for_delivery")
+    path = await connect_carrier(first, store, fixture)
+    connection_id = path.rsplit("/", 1)[1]
+    old_body, old_headers = _signed_with(fixture, fixture["auth"]["secret"])
+    assert (await second.post(path, data=old_body, headers=old_headers)).status == 202  # cached
+
+    done = {"scheme": "hmac_sha256_base64", "header": "fdx-signature", "secret": NEW}
+    patched = await first.patch(
+        f"/v1/carrier-connections/{connection_id}", json={"auth": done}, headers=store.headers
+    )
+    assert patched.status == 200
+    await _refused_within(second, path, old_body, old_headers, within_s=1.0)
+    body, headers = _signed_with(fixture, NEW)
+    assert (await second.post(path, data=body, headers=headers)).status == 202
+
+    deleted = await first.delete(f"/v1/carrier-connections/{connection_id}", headers=store.headers)
+    assert deleted.status == 204
+    await _refused_within(second, path, body, headers, within_s=1.0)

@@ -17,11 +17,13 @@ from channels.base import (
     OutboundEmail,
     OutboundPush,
     OutboundSMS,
+    OutcomeUnknownError,
     PermanentSendError,
     RetryableSendError,
     SendError,
 )
 from channels.registry import build_channels, close_channels
+from channels.twilio_sms import TwilioSMS
 from gateway.platform.settings import Settings
 from tests.fakes.fake_google import generate_service_account_key
 from tests.fakes.fake_providers import SENDGRID_FROM, TWILIO_FROM_NUMBER, FakeProviders
@@ -285,6 +287,30 @@ async def test_unreachable_provider_is_retryable(
     finally:
         await close_channels(channels)
     assert caught.value.code == spec.unreachable_code
+
+
+async def test_twilio_timeout_after_the_request_is_an_unknown_outcome(
+    bare_provider_settings: Settings, fake_providers: FakeProviders
+) -> None:
+    """Twilio took the request (the SMS is out) but answered too late: sending again could
+    text the customer twice, so the channel says "unknown", not "retry"."""
+    fake_providers.twilio.stall_s = 2.0
+    settings = bare_provider_settings
+    assert settings.twilio_auth_token is not None
+    channel = TwilioSMS(
+        account_sid=fake_providers.twilio.account_sid,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        from_number=TWILIO_FROM_NUMBER,
+        base_url=fake_providers.twilio_url,
+        timeout_s=0.3,
+    )
+    try:
+        with pytest.raises(OutcomeUnknownError) as caught:
+            await channel.send(_sms("+15550100408"))
+    finally:
+        await channel.close()
+    assert caught.value.code == "twilio_no_answer"
+    assert [r.to for r in fake_providers.twilio.requests] == ["+15550100408"]
 
 
 async def test_sms_over_twilio_limit_is_refused_before_sending(

@@ -20,7 +20,7 @@ from gateway.drivers.auth import DRIVER_KEYS
 from gateway.platform.appkeys import CLOCK
 from tests.drivers.city import T0, ping_at
 from tests.drivers.drivers_support import DriverHandle, add_driver, ping_json
-from tests.support import make_store
+from tests.support import SECRET_KEY, make_store
 
 NOW = T0 + timedelta(minutes=5)
 
@@ -190,7 +190,11 @@ async def test_a_token_only_reaches_its_own_stops(
 
 
 def test_the_rotate_key_command_adds_a_signing_key(tmp_path: Path) -> None:
-    env = {**os.environ, "LASTMILE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db"}
+    env = {
+        **os.environ,
+        "LASTMILE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cli.db",
+        "LASTMILE_SECRET_KEY": SECRET_KEY,
+    }
     lastmile = str(Path(sys.executable).parent / "lastmile")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

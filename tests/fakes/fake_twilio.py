@@ -3,6 +3,8 @@
 Magic recipients (the To number's last four digits) pick a failure:
 0429 → 429 (code 20429, Retry-After), 0500 → 500 (code 20500), 1211 → 400 code 21211 (invalid
 number), 1610 → 400 code 21610 (unsubscribed), 1614 → 400 code 21614 (not a mobile number).
+0408 → the message is accepted (recorded, as Twilio would send it) but the answer comes only
+after `stall_s`: the client times out not knowing whether the SMS went out.
 `fail_next(n)` answers the next n authenticated requests with a 500, whatever their recipient.
 """
 
@@ -27,6 +29,7 @@ MAGIC_ERRORS: dict[str, tuple[int, int, str]] = {
     "1614": (400, 21614, "'To' number {to} is not a valid mobile number"),
 }
 MAX_BODY_CHARS = 1600
+STALL_SUFFIX = "0408"
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class FakeTwilio:
     auth_token: str = "twilio-test-token"
     retry_after_s: int = 7
     latency_s: float = 0.0
+    stall_s: float = 30.0  # how long a "0408" recipient's answer takes
     requests: list[TwilioRequest] = field(default_factory=list)
     attempts: int = 0  # every authenticated request, failed ones included
     _fail_next: int = 0
@@ -79,7 +83,10 @@ class FakeTwilio:
         problem = self._validate(form)
         if problem is not None:
             return problem
-        return self._accept(sid, credentials, form)
+        response = self._accept(sid, credentials, form)
+        if form["To"].endswith(STALL_SUFFIX):
+            await asyncio.sleep(self.stall_s)
+        return response
 
     def _validate(self, form: dict[str, str]) -> web.Response | None:
         to = form.get("To", "")

@@ -125,6 +125,15 @@ def test_taken_port_gives_clear_error() -> None:
         assert not server.running
 
 
+def _default_signals() -> None:
+    """In the forked child: default SIGINT handling, whatever this test run inherited.
+
+    A shell runs a background job (`make test &`) with SIGINT ignored; a Python started that way
+    keeps ignoring it and never raises KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 CHILD_SCRIPT = textwrap.dedent(
     """
     import sys, time
@@ -148,6 +157,7 @@ def test_parent_death_takes_redis_down(sig: signal.Signals) -> None:
         stdout=subprocess.PIPE,
         cwd=REPO_ROOT,
         text=True,
+        preexec_fn=_default_signals,
     )
     directory = ""
     try:

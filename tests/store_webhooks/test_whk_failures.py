@@ -11,12 +11,17 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from arq import Retry
+from arq.connections import ArqRedis
 from arq.worker import Worker
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.console import ConsoleChannel
+from gateway.platform.appkeys import RELAY
+from gateway.platform.reconcile import reconcile
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.tables import outbox
+from gateway.recovery import FINDERS
 from gateway.store_webhooks.alerts import AlertOutcome, send_store_alert
 from gateway.store_webhooks.events import emit, message_id_for
 from gateway.store_webhooks.jobs import Outcome, deliver_webhook
@@ -247,17 +252,23 @@ async def test_private_address_is_refused_outside_dev_mode(
         assert attempt["error"] == "address_refused" and attempt["status_code"] is None
 
 
-async def test_maintenance_rekicks_a_lost_retry_and_purges_old_messages(
+async def test_reconciler_requeues_a_lost_delivery_and_maintenance_purges_old_messages(
     client: TestClient[Any, Any],
     engine: AsyncEngine,
     store: Store,
     receiver: Receiver,
     fast_worker: Worker,
     job_ctx: dict[str, Any],
+    arq_redis: ArqRedis,
+    relay: OutboxRelay,
+    redis: Redis,
 ) -> None:
+    await client.app[RELAY].stop()  # this test moves the outbox itself
     await add_endpoint(client, store, receiver.url())
-    await _emit(engine, store, "lost")  # its outbox job is never relayed: as if Redis lost it
+    await _emit(engine, store, "lost")
     await _emit(engine, store, "ancient", shipment_id="shp_old")
+    assert await relay.drain() == 2  # both delivery jobs are in Redis...
+    await redis.flushall()  # ...and Redis loses them
     async with engine.begin() as conn:
         await conn.execute(
             webhook_messages.update()
@@ -268,12 +279,14 @@ async def test_maintenance_rekicks_a_lost_retry_and_purges_old_messages(
             webhook_messages.update().values(next_attempt_at=datetime.now(UTC) - timedelta(hours=1))
         )
 
-    result = await webhook_maintenance(job_ctx)  # type: ignore[arg-type]
+    purged = await webhook_maintenance(job_ctx)  # type: ignore[arg-type]
+    requeued = await reconcile(engine, arq_redis, FINDERS)
     await fast_worker.run_check()
 
-    assert result == {"purged": 1, "kicked": 1}
+    assert (purged, requeued) == ({"purged": 1}, {"deliver_webhook": 1})
     assert [r.json["data"]["key"] for r in receiver.at("/hook")] == ["lost"]
-    assert await webhook_maintenance(job_ctx) == {"purged": 0, "kicked": 0}  # type: ignore[arg-type]
+    assert await webhook_maintenance(job_ctx) == {"purged": 0}  # type: ignore[arg-type]
+    assert await reconcile(engine, arq_redis, FINDERS) == {}
 
 
 async def test_gives_up_after_eight_attempts_and_the_lane_moves_on(

@@ -10,6 +10,8 @@ from typing import Final
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from gateway.platform.outages import RETRY_AFTER_S, database_unreachable
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -82,7 +84,17 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         # The client went away mid-request (aborted upload, closed tab): nothing is wrong here.
         log.info("client closed the connection request_id=%s path=%s", request_id, request.path)
         return error_response(400, "client_closed", "the connection was closed mid-request")
-    except Exception:
+    except Exception as exc:
+        if database_unreachable(exc):  # a restart or failover: callers (carriers) try again
+            log.warning("database unreachable (%s) request_id=%s", type(exc).__name__, request_id)
+            return unavailable()
         # The body says nothing of the cause; the log line carries it under the request id.
         log.exception("unhandled error request_id=%s path=%s", request_id, request.path)
         return error_response(500, "internal_error", f"internal error (request id {request_id})")
+
+
+def unavailable() -> web.Response:
+    """503 with Retry-After: the request was not stored, and can be sent again as it is."""
+    response = error_response(503, "unavailable", "temporarily unavailable; retry later")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response

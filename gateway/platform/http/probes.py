@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT_S: Final = 2.0
 # The API description, generated once by the app factory from every area's operations.
 OPENAPI_DOCUMENT: Final = web.AppKey("openapi_document", dict[str, Any])
+# Run before each scrape: metrics read from the database (the same in every process).
+MetricsRefresh = Callable[[web.Application], Awaitable[None]]
+METRICS_REFRESH: Final = web.AppKey("metrics_refresh", Sequence[MetricsRefresh])
+# On the private metrics listener: the gateway app whose metrics it serves.
+SCRAPED_APP: Final = web.AppKey("scraped_app", web.Application)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -46,7 +51,13 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-async def metrics(_request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.Response:
+    app = request.app.get(SCRAPED_APP, request.app)  # the private listener scrapes the gateway
+    for refresh in app.get(METRICS_REFRESH, ()):
+        try:
+            await refresh(app)
+        except Exception as exc:  # the database away: the rest of the metrics still matter
+            log.warning("metrics refresh failed (%s)", type(exc).__name__)
     response = web.Response(body=generate_latest())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response
@@ -69,8 +80,9 @@ def metrics_listener(port: int) -> Callable[[web.Application], AsyncIterator[Non
     """A cleanup context serving only /metrics on `port` (LASTMILE_METRICS_PORT): a private
     scrape port that the load balancer never exposes, instead of /metrics on the public one."""
 
-    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
         private = web.Application()
+        private[SCRAPED_APP] = app
         private.router.add_routes(METRICS_ROUTES)
         runner = web.AppRunner(private, access_log=None)
         await runner.setup()
