@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from arq.worker import Retry, func
@@ -28,11 +28,13 @@ from gateway.notifications.store import is_opted_out
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
 from gateway.platform.names import Job
+from gateway.platform.outbox import PendingJob
 from gateway.tracking.store import load_shipment
 
 log = logging.getLogger(__name__)
 
 BACKOFF_S: Final = (5.0, 30.0, 120.0, 600.0)  # then `failed`: a chat message is soon stale
+JOB_TIMEOUT_S: Final = 30.0  # one provider call, bounded by the channel's own timeout
 SMS_KIND: Final = "sms"
 
 
@@ -57,7 +59,17 @@ SEND_CHAT_SMS: Final = func(
     send_chat_sms,  # type: ignore[arg-type]
     name=Job.SEND_CHAT_SMS,
     max_tries=len(BACKOFF_S) + 2,
+    timeout=JOB_TIMEOUT_S,
 )
+
+
+async def due_jobs(
+    conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
+) -> list[PendingJob]:
+    """Reconciler finder: relay SMS owed (queued), or whose send lost its worker (sending)."""
+    stale_before = now - timedelta(seconds=JOB_TIMEOUT_S + 10)
+    ids = await chat_store.relay_due(conn, due_before, stale_before, limit)
+    return [PendingJob(rules.relay_job_id(mid), Job.SEND_CHAT_SMS, [mid]) for mid in ids]
 
 
 async def _claim(ctx: JobContext, message_id: str, now: datetime) -> _Outgoing | str:

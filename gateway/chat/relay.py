@@ -114,7 +114,7 @@ async def _record(
 ) -> Message:
     message = await chat_store.insert(conn, new, now)
     if message.relay is Relay.SMS:
-        await add_job(conn, Job.SEND_CHAT_SMS, f"{Job.SEND_CHAT_SMS}:{message.id}", message.id)
+        await add_job(conn, Job.SEND_CHAT_SMS, rules.relay_job_id(message.id), message.id)
     await webhook_events.emit(
         conn,
         shipment.tenant_id,

@@ -112,6 +112,11 @@ def sms_to_customer(store_name: str, text: str) -> str:
     return f"{store} driver: {text}"
 
 
+def relay_job_id(message_id: str) -> str:
+    """The relay SMS job's id: derived from the message, so queueing it twice is a no-op."""
+    return f"send_chat_sms:{message_id}"
+
+
 def parcel_ref(tracking_number: str) -> str:
     """What a driver recognises a stop by without the customer's details: the parcel's last 4."""
     return tracking_number[-4:]

@@ -174,6 +174,25 @@ async def set_relay_status(
     await conn.execute(chat_messages.update().where(M.id == message_id).values(**values))
 
 
+async def relay_due(
+    conn: AsyncConnection, due_before: datetime, stale_before: datetime, limit: int
+) -> list[str]:
+    """Messages whose relay SMS is owed: queued before `due_before`, or `sending` since before
+    `stale_before` (its worker is gone), oldest first."""
+    query = (
+        sa.select(M.id)
+        .where(
+            sa.or_(
+                sa.and_(M.relay_status == RelayStatus.QUEUED.value, M.updated_at < due_before),
+                sa.and_(M.relay_status == RelayStatus.SENDING.value, M.updated_at < stale_before),
+            )
+        )
+        .order_by(M.updated_at)
+        .limit(limit)
+    )
+    return list((await conn.execute(query)).scalars())
+
+
 async def driver_wants_sms(conn: AsyncConnection, driver_id: str) -> bool:
     query = sa.select(chat_driver_settings.c.sms).where(
         chat_driver_settings.c.driver_id == driver_id

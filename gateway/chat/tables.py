@@ -33,6 +33,7 @@ chat_messages = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.Index("ix_chat_messages_shipment_seq", "shipment_id", "seq"),
     sa.Index("ix_chat_messages_driver_seq", "driver_id", "seq"),
+    sa.Index("ix_chat_messages_relay_due", "relay_status", "updated_at"),  # the reconciler
 )
 
 # Whether a driver also gets customers' messages by SMS (else only in the driver app).

@@ -1,14 +1,17 @@
 """The relay SMS job through the real Twilio SDK against the fake Twilio: at most once, retried
-on a provider error, never to a customer who said STOP in the meantime; and the SMS side of the
-rate limit and of a driver with nothing on the way."""
+on a provider error, never to a customer who said STOP in the meantime, queued again when Redis
+lost it; and the SMS side of the rate limit and of a driver with nothing on the way."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from arq.connections import ArqRedis
 from arq.worker import Retry, Worker
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
@@ -16,8 +19,10 @@ from gateway.chat import store as chat_store
 from gateway.chat.jobs import send_chat_sms
 from gateway.chat.rules import RelayStatus
 from gateway.chat.tables import chat_messages
-from gateway.platform.appkeys import CLOCK
+from gateway.platform.appkeys import CLOCK, RELAY
+from gateway.platform.reconcile import reconcile
 from gateway.platform.settings import Settings
+from gateway.recovery import FINDERS
 from tests.chat.chat_support import (
     CUSTOMER,
     DRIVER,
@@ -139,3 +144,33 @@ async def test_a_driver_with_nothing_on_the_way_is_not_relayed(
 
     assert "<Message>" not in await reply.text()
     assert await count_rows(engine, chat_messages) == 0
+
+
+async def test_a_relay_lost_with_redis_is_queued_again_and_sent_once(
+    chat_client: TestClient[Any, Any],
+    engine: AsyncEngine,
+    notify_worker: Worker,
+    fake_providers: FakeProviders,
+    redis: Redis,
+    arq_redis: ArqRedis,
+) -> None:
+    delivery = await delivery_on_the_way(chat_client, engine, notify_worker)
+    await chat_client.app[RELAY].stop()  # the test moves the outbox itself: no relay races it
+    message_id = await answer(chat_client, delivery, "At your door")  # handed to arq at once
+    assert await reconcile(engine, arq_redis, FINDERS) == {}  # its job is in Redis
+
+    await redis.flushall()  # Redis restarted empty: the job is gone, the row says it is owed
+    async with engine.begin() as conn:  # older than the reconciler's grace period
+        await conn.execute(
+            chat_messages.update()
+            .where(chat_messages.c.id == message_id)
+            .values(updated_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    assert await reconcile(engine, arq_redis, FINDERS) == {"send_chat_sms": 1}
+    assert await reconcile(engine, arq_redis, FINDERS) == {}  # queued already: a no-op
+    await notify_worker.run_check()
+
+    bodies = [r.body for r in fake_providers.twilio.requests if r.to == CUSTOMER]
+    assert bodies.count("Corner Books driver: At your door") == 1
+    assert await relay_status(engine, message_id) == ("sent", None)
+    assert await reconcile(engine, arq_redis, FINDERS) == {}  # sent: nothing owed

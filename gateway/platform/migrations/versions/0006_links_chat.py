@@ -59,6 +59,7 @@ def upgrade() -> None:
     with op.batch_alter_table("chat_messages", schema=None) as batch_op:
         batch_op.create_index("ix_chat_messages_shipment_seq", ["shipment_id", "seq"])
         batch_op.create_index("ix_chat_messages_driver_seq", ["driver_id", "seq"])
+        batch_op.create_index("ix_chat_messages_relay_due", ["relay_status", "updated_at"])
 
     op.create_table(
         "chat_driver_settings",
@@ -76,6 +77,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("chat_driver_settings")
     with op.batch_alter_table("chat_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_chat_messages_relay_due")
         batch_op.drop_index("ix_chat_messages_driver_seq")
         batch_op.drop_index("ix_chat_messages_shipment_seq")
     op.drop_table("chat_messages")
