@@ -33,6 +33,12 @@ async def stop_for_shipment(
     return await _chat_stop(conn, route, stop)
 
 
+async def stop_state(conn: AsyncConnection, shipment_id: str) -> str | None:
+    """The state of the shipment's stop on its newest route (the page: may the customer write?)."""
+    found = await store_routes.stop_of_shipment(conn, shipment_id)
+    return found[1].state.value if found else None
+
+
 async def open_stops_of_driver(conn: AsyncConnection, driver_id: str) -> list[ChatStop]:
     """The driver's stops they may talk about now (their next stop, a stop they reached)."""
     routes = await store_routes.open_routes_of_driver(conn, driver_id)

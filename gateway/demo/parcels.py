@@ -37,9 +37,7 @@ async def replay_forever(
             tracking_number = "1ZDEMO" + secrets.token_hex(6).upper()
             async with db.begin() as conn:
                 shipment_id = await register(conn, tenant_id, _registration(tracking_number))
-                page = await current_tracking_url(
-                    conn, public_url, shipment_id, datetime.now(UTC)
-                )
+                page = await current_tracking_url(conn, public_url, shipment_id, datetime.now(UTC))
             say(f"\n  demo parcel {tracking_number}: registered, a UPS update every {STEP_S:.0f}s")
             say(f"    tracking page:  {page}")
             say(f"    its outbox:     {public_url}/v1/notifications?shipment_id={shipment_id}")

@@ -27,8 +27,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.chat.page import ChatNotice, notice_of
-from gateway.chat.page_load import load_chat_view
+from gateway.chat.page import ChatNotice, chat_view, notice_of
+from gateway.chat.page_load import ChatState, load_chat_state
 from gateway.domain.events import Status, format_utc
 from gateway.drivers import proof_links
 from gateway.drivers.proof_links import ProofLinks
@@ -93,6 +93,7 @@ class Loaded:
     now: datetime
     driver_proof: ProofLinks | None = None
     driver_eta: datetime | None = None
+    chat: ChatState | None = None  # the message box (with details only)
 
 
 async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
@@ -116,6 +117,7 @@ async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
         ):
             raise web.HTTPNotFound()
         events = await tracking.load_events(conn, shipment.id) if details else []
+        chat = await load_chat_state(conn, shipment.id) if details else None
         proof, eta = None, None
         if details and shipment.status == Status.DELIVERED:
             # Relative links (same origin), short-lived: the page mints new ones on each view.
@@ -124,7 +126,7 @@ async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
             )
         elif details:
             eta = await driver_eta(conn, shipment.id)
-    return Loaded(shipment, events, rating, now, proof, eta)
+    return Loaded(shipment, events, rating, now, proof, eta, chat)
 
 
 def page_locale(request: web.Request, shipment: TrackedShipment) -> PageLocale:
@@ -179,15 +181,17 @@ async def render_tracking_page(
     """The page for a loaded link; the chat form answers with it too (429, the text kept)."""
     token = request.match_info["token"]
     view = view_of(request, loaded, _notice(request))
-    chat = await load_chat_view(
-        request.app[DB],
-        loaded.shipment.id,
-        locale=view.locale,
-        zone=ZoneInfo(view.timezone),
-        post_url=f"/t/{token}/messages",
-        notice=chat_notice or notice_of(request.query.get("chat")),
-        draft=draft,
-    )
+    chat = None
+    if loaded.chat is not None:
+        chat = chat_view(
+            loaded.chat.messages,
+            can_write=loaded.chat.can_write,
+            locale=view.locale,
+            zone=ZoneInfo(view.timezone),
+            post_url=f"/t/{token}/messages",
+            notice=chat_notice or notice_of(request.query.get("chat")),
+            draft=draft,
+        )
     html = render(
         "pages/tracking.html.j2",
         v=view,
