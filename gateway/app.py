@@ -15,6 +15,8 @@ from arq.connections import ArqRedis
 from gateway.carriers import routes as carriers
 from gateway.carriers.connection_cache import CONNECTIONS, ConnectionCache
 from gateway.chat import routes as chat
+from gateway.dispatch import routes as dispatch
+from gateway.dispatch.stream import end_streams
 from gateway.drivers import routes as drivers
 from gateway.drivers import routes_app as driver_app
 from gateway.drivers import routes_proof as proofs
@@ -79,11 +81,14 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.cleanup_ctx.append(_background)
     app.cleanup_ctx.append(_proof_storage)
     app.on_startup.append(tracking.prepare_pages)
+    app.on_startup.append(dispatch.prepare)
+    app.on_shutdown.append(end_streams)
     app.router.add_routes(carriers.WEBHOOK_ROUTES)  # carriers: their own auth per connection
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
     app.router.add_routes(chat.PAGE_ROUTES)  # customers: a message for the driver
     app.router.add_routes(proofs.IMAGE_ROUTES)  # customers: proof images behind signed links
+    app.router.add_routes(dispatch.ROUTES)  # dispatchers: a session cookie from the API key
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks
     app.router.add_routes(probes.ROUTES)  # operators: probes, /openapi.json
     if settings.metrics_port is None:

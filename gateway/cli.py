@@ -184,6 +184,33 @@ def drivers_rotate_key(retire_old: bool) -> None:
 
 
 @main.command()
+@click.option("--url", required=True, help="The gateway, e.g. http://127.0.0.1:8080")
+@click.option(
+    "--api-key", required=True, envvar="LASTMILE_API_KEY", help="The store's API key (or env)"
+)
+@click.option("--seed", default=7, show_default=True, type=int, help="The same seed, the same day")
+@click.option(
+    "--speedup",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True, max=1000),
+    help="Simulated seconds per second; above 1 only with a gateway whose clock keeps pace",
+)
+@click.option(
+    "--rounds", default=1, show_default=True, type=click.IntRange(min=0), help="0: until Ctrl-C"
+)
+def simulate(url: str, api_key: str, seed: int, speedup: float, rounds: int) -> None:
+    """Drive simulated drivers and carrier parcels against a running gateway (public APIs)."""
+    from gateway.simulate.command import run
+    from gateway.simulate.runner import Options
+
+    if not url.startswith(("http://", "https://")):
+        _fail("--url must be an http:// or https:// URL")
+    options = Options(url, api_key.strip(), seed, speedup, rounds)
+    sys.exit(run(options, click.echo))
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option(

@@ -25,6 +25,7 @@ from gateway.platform.http.edge import SERVER_OPTIONS
 from gateway.platform.logs import configure_logging
 from gateway.platform.migrate import upgrade
 from gateway.platform.settings import Settings
+from gateway.simulate.demo import console_banner, drive_demo
 from gateway.worker import build_worker
 from webhooks.base import AuthScheme, ConnectionAuth
 
@@ -80,14 +81,18 @@ def _demo_store(state_dir: Path, base_url: str) -> _CleanupCtx:
         public = app[SETTINGS].public_url
         _banner(public, store, state_dir)
         hook_url = f"{base_url}/hooks/ups/{connection_id}"
-        task = asyncio.create_task(
-            replay_forever(app[DB], store.tenant_id, public, hook_url, credential)
+        tasks = (
+            asyncio.create_task(
+                replay_forever(app[DB], store.tenant_id, public, hook_url, credential)
+            ),
+            asyncio.create_task(drive_demo(base_url, store.api_key, say)),  # simulated drivers
         )
         yield
         say("\nStopping the demo...")
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     return ctx
 
@@ -106,6 +111,7 @@ def _banner(public: str, store: DemoStore, state_dir: Path) -> None:
         f"  API key:     {store.api_key}\n"
         f"               {where}\n"
         f"  try:         curl -H 'Authorization: Bearer {store.api_key}' {public}/v1/shipments\n"
+        f"{console_banner(public)}\n"
         f"  logs:        {log_file(state_dir)}   (--verbose prints them here too)\n"
         "  Ctrl-C stops everything.\n\n"
         "What happens, as it happens: → carrier webhook in, ✉ message out, ⇢ store webhook out."

@@ -176,6 +176,7 @@ API: Final = (
         body=RouteIn,
         response=RouteOut,
         status=201,
+        errors=(404,),  # the driver or a stop's shipment is not this store's
     ),
     Operation(
         "GET",

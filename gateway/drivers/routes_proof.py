@@ -283,6 +283,7 @@ API: Final = (
         tag="driver app",
         response=ProofOut,
         status=201,
+        errors=(408, 409, 422),  # a slow upload, a proof already given, a bad image or field
     ),
 )
 # Customers' browsers and mail clients: the signed token is the capability.

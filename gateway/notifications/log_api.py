@@ -144,6 +144,7 @@ API: Final = (
         tag=TAG,
         response=NotificationList,
         query=("shipment_id", "status", "reason", "limit"),
+        errors=(404,),  # the shipment is not this store's
     ),
     Operation(
         "POST",
@@ -153,5 +154,6 @@ API: Final = (
         tag=TAG,
         response=NotificationOut,
         status=201,
+        errors=(409,),  # only a failed notification can be re-sent
     ),
 )

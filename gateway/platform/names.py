@@ -35,3 +35,6 @@ LIVE_DRIVER_CHANNEL: Final = "lastmile:live:driver:"
 LIVE_FLEET_CHANNEL: Final = "lastmile:live:fleet:"
 # Redis pub/sub: a carrier connection changed or was deleted (`<connection id> <carrier>`).
 CARRIER_CONNECTION_CHANGES: Final = "lastmile:carrier-connections:changed"
+
+# Dispatcher console sessions (gateway/dispatch/sessions.py): `<prefix><sha256 of the cookie>`.
+DISPATCH_SESSION_KEY: Final = "lastmile:dispatch:session:"

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.twilio_sms import TwilioSMS
-from gateway.notifications.jobs import SEND_LEASE_S, send_notification
+from gateway.notifications.jobs import SEND_LEASE_S, SendOutcome, send_notification
 from gateway.notifications.tables import notifications
 from gateway.platform.appkeys import RELAY
 from gateway.platform.reconcile import reconcile
@@ -207,7 +207,7 @@ async def test_a_twilio_timeout_is_an_unknown_outcome_without_fallback(
     finally:
         await job_ctx["channels"]["sms"].close()
 
-    assert result == "failed outcome_unknown"
+    assert result == SendOutcome.OUTCOME_UNKNOWN
     # Twilio has the message: retrying, or falling back to email, could reach the customer twice.
     assert [r.to for r in twilio.requests] == ["+15555550408"]
     [after] = await notification_rows(engine, shipment_id)

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.notifications.jobs import send_notification
+from gateway.notifications.jobs import SendOutcome, send_notification
 from gateway.notifications.tables import notifications
 from tests.fakes.fake_providers import FakeProviders
 from tests.notifications.notif_support import (
@@ -75,7 +75,7 @@ async def test_outcome_unknown_is_listed_counted_and_resent_once(
     assert (copy["status"], copy["resend_of"], copy["channel"]) == ("queued", nid, "sms")
 
     await wait_relayed(engine)
-    assert await send_notification(job_ctx, copy["id"]) == "sent sms"
+    assert await send_notification(job_ctx, copy["id"]) == SendOutcome.SENT
     assert [r.to for r in fake_providers.twilio.requests] == ["+15555550123"]
     rows = {row.id: row for row in await notification_rows(engine, shipment_id)}
     assert (rows[nid].status, rows[copy["id"]].status) == ("failed", "sent")
