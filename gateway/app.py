@@ -14,6 +14,7 @@ from arq.connections import ArqRedis
 
 from gateway.carriers import routes as carriers
 from gateway.carriers.connection_cache import CONNECTIONS, ConnectionCache
+from gateway.chat import routes as chat
 from gateway.dispatch import routes as dispatch
 from gateway.dispatch.stream import end_streams
 from gateway.drivers import routes as drivers
@@ -58,6 +59,8 @@ STORE_API: Final[Sequence[Operation]] = (
     *drivers.API,  # drivers, routes, alerts
     *driver_app.API,  # the driver app: driver token instead of the API key
     *proofs.API,  # the driver app: proof of delivery
+    *chat.API,  # the customer-driver thread as the store sees it
+    *chat.DRIVER_API,  # the driver app: messages with customers
 )
 
 
@@ -83,6 +86,7 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.router.add_routes(carriers.WEBHOOK_ROUTES)  # carriers: their own auth per connection
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
+    app.router.add_routes(chat.PAGE_ROUTES)  # customers: a message for the driver
     app.router.add_routes(proofs.IMAGE_ROUTES)  # customers: proof images behind signed links
     app.router.add_routes(dispatch.ROUTES)  # dispatchers: a session cookie from the API key
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from gateway.chat.jobs import due_jobs as chat_relays_due
 from gateway.notifications.jobs import due_jobs as notifications_due
 from gateway.platform.job_context import JobContext
 from gateway.platform.reconcile import Finder, reconcile
@@ -18,6 +19,7 @@ FINDERS: Final[tuple[Finder, ...]] = (
     shipment_changes_due,  # shipments: changes not fanned out yet
     notifications_due,  # notifications: due to be sent, or their send lost its worker
     webhook_messages_due,  # store webhooks: lane heads due for an attempt
+    chat_relays_due,  # chat: a message's SMS to the other side, owed or lost with its worker
 )
 EVERY_S: Final = 15  # the cron's period: lost work is queued again within GRACE + this
 

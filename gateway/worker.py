@@ -14,6 +14,7 @@ from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Function, Worker
 
+from gateway.chat.jobs import SEND_CHAT_SMS
 from gateway.drivers.jobs import check_overdue_stops, purge_driver_positions
 from gateway.notifications.jobs import SEND_NOTIFICATION
 from gateway.notifications.worker_hooks import start_notifications, stop_notifications
@@ -39,6 +40,7 @@ FUNCTIONS: Final[tuple[Function, ...]] = tuple(
         DELIVER_FUNCTION,  # store webhooks
         ALERT_FUNCTION,  # store webhooks: "we disabled your endpoint" email
         SEND_NOTIFICATION,  # customer notifications (SMS, email, push)
+        SEND_CHAT_SMS,  # chat: a message relayed to the other side by SMS
     )
 )
 CRON_JOBS: Final = (

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.demo.console import say
 from gateway.shipments.store import Registration, register
-from gateway.tracking.store_links import mint_token, tracking_url
+from gateway.tracking.store_short_links import current_tracking_url
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,9 @@ async def replay_forever(
             tracking_number = "1ZDEMO" + secrets.token_hex(6).upper()
             async with db.begin() as conn:
                 shipment_id = await register(conn, tenant_id, _registration(tracking_number))
-                token, _ = await mint_token(conn, shipment_id)
+                page = await current_tracking_url(conn, public_url, shipment_id, datetime.now(UTC))
             say(f"\n  demo parcel {tracking_number}: registered, a UPS update every {STEP_S:.0f}s")
-            say(f"    tracking page:  {tracking_url(public_url, token)}")
+            say(f"    tracking page:  {page}")
             say(f"    its outbox:     {public_url}/v1/notifications?shipment_id={shipment_id}")
             for step in _UPS_STEPS:
                 await _post(session, hook_url, credential, tracking_number, step)

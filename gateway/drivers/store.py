@@ -59,6 +59,12 @@ async def get(conn: AsyncConnection, tenant_id: str, driver_id: str) -> Driver |
     return _driver(row) if row else None
 
 
+async def by_phone(conn: AsyncConnection, phone: str) -> list[Driver]:
+    """Every store's driver with this number (an SMS to the gateway from a driver), not deleted."""
+    query = sa.select(drivers).where(D.phone == phone, D.deleted_at.is_(None))
+    return [_driver(row) for row in (await conn.execute(query)).all()]
+
+
 async def list_for_tenant(
     conn: AsyncConnection, tenant_id: str, after: str | None, limit: int
 ) -> list[Driver]:

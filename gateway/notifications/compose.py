@@ -10,7 +10,7 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from channels.base import Message, OutboundEmail, OutboundPush, OutboundSMS
-from gateway.domain.proof import photo_src
+from gateway.domain.proof import inline_photo, photo_src
 from gateway.drivers import proof_links
 from gateway.notifications import store_config as config
 from gateway.notifications import store_reads as reads
@@ -20,13 +20,15 @@ from gateway.notifications.rules import ChannelKind, TriggerEvent, language
 from gateway.notifications.sandbox import off_loop
 from gateway.notifications.store import Notification
 from gateway.notifications.store_reads import Scan, SendView
-from gateway.tracking.store_links import mint_token, tracking_url
+from gateway.tracking.store_short_links import current_tracking_url
 
 log = logging.getLogger(__name__)
 
 CARRIER_NAMES: Final = {"ups": "UPS", "fedex": "FedEx", "usps": "USPS", "dhl": "DHL"}
 OWN_FLEET: Final = "driver"  # the store's own drivers: the store is the carrier
 SMS_STORE_NAME_CHARS: Final = 40  # keeps every SMS within two segments
+# A longer place is left out of an SMS (the page shows it): an English SMS stays one segment.
+SMS_LOCATION_CHARS: Final = 32
 MAX_EMBEDDED_PHOTO_CHARS: Final = 300_000  # a bigger inline photo is linked, not mailed
 STATUS_CALLBACK_PATH: Final = "/callbacks/twilio/status"
 # The built-in templates say when, where, who signed and show the photo only for these events;
@@ -46,16 +48,16 @@ class Composed:
 
 
 async def compose(conn: AsyncConnection, view: SendView, public_url: str) -> Composed:
-    """Render the row for its channel and address. Mints a tracking link (may write its key)."""
+    """Render the row for its channel and address. May write the shipment's short link."""
     row = view.row
     status = row.facts.get("status")
     scan = Scan()
     if status and (view.has_overrides or row.event in SCAN_EVENTS):
         scan = await reads.newest_scan(conn, row.shipment_id, status)
-    token, _ = await mint_token(conn, row.shipment_id)
+    url = await current_tracking_url(conn, public_url, row.shipment_id, datetime.now(UTC))
     if row.event in SCAN_EVENTS or proof_links.is_proof_ref(scan.photo_url):
         scan = await _with_driver_proof(conn, row.shipment_id, scan, public_url)
-    context = message_context(view, scan, tracking_url(public_url, token))
+    context = message_context(view, scan, url)
     rendered = await _render(conn, view, context)
     return Composed(rendered, _message(row, rendered, public_url, context["tracking_url"]))
 
@@ -81,20 +83,22 @@ async def _with_driver_proof(
     )
 
 
-def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
+def message_context(view: SendView, scan: Scan, url: str | None) -> dict[str, Any]:
     """Every variable a template can use (render.SAMPLE_CONTEXT lists the same names)."""
     row, recipient = view.row, view.recipient
     zone, locale = recipient.zone, recipient.locale
     eta_day = row.facts.get("eta")
     eta_at = row.facts.get("eta_at")
     store_name = view.store_name
+    location = scan.location.label() if scan.location else None
     if row.channel is ChannelKind.SMS:
         store_name = store_name[:SMS_STORE_NAME_CHARS].rstrip()
+        location = location if location and len(location) <= SMS_LOCATION_CHARS else None
     return {
         "store_name": store_name,
         "recipient_name": recipient.name,
         "tracking_number": view.tracking_number,
-        "carrier": view.store_name
+        "carrier": store_name  # an SMS says "shipped with X" only when X is not the store
         if view.carrier == OWN_FLEET
         else CARRIER_NAMES.get(view.carrier, view.carrier.title()),
         "event": row.event.value,
@@ -106,12 +110,10 @@ def message_context(view: SendView, scan: Scan, url: str) -> dict[str, Any]:
             locale,
         ),
         "when": format_moment(scan.occurred_at, zone, locale) if scan.occurred_at else None,
-        "location": scan.location.label() if scan.location else None,
+        "location": location,
         "tracking_url": url,
         "signed_by": scan.signed_by,
-        "photo_url": scan.photo_url
-        if scan.own_proof
-        else photo_src(scan.photo_url, url, embed_up_to=MAX_EMBEDDED_PHOTO_CHARS),
+        "photo_url": scan.photo_url if scan.own_proof else _photo(scan.photo_url, url),
         "signature_url": scan.signature_url,
     }
 
@@ -134,7 +136,14 @@ async def _render(conn: AsyncConnection, view: SendView, context: dict[str, Any]
     return render_builtin(channel, lang, event, context)
 
 
-def _message(row: Notification, rendered: Rendered, public_url: str, url: str) -> Message:
+def _photo(photo_url: str | None, url: str | None) -> str | None:
+    """The photo as emails show it; once links have ended, only one that needs no link."""
+    if url is None and inline_photo(photo_url) is not None:
+        return photo_url if len(photo_url or "") <= MAX_EMBEDDED_PHOTO_CHARS else None
+    return photo_src(photo_url, url or "", embed_up_to=MAX_EMBEDDED_PHOTO_CHARS)
+
+
+def _message(row: Notification, rendered: Rendered, public_url: str, url: str | None) -> Message:
     if row.address is None:  # planned with no address: such rows are suppressed, never sent
         raise ValueError(f"notification {row.id} has no address")
     if row.channel is ChannelKind.SMS:
@@ -148,7 +157,9 @@ def _message(row: Notification, rendered: Rendered, public_url: str, url: str) -
             html=rendered.html or "",
             custom_args={"notification_id": row.id},
         )
-    data = {"notification_id": row.id, "event": row.event.value, "tracking_url": url}
+    data = {"notification_id": row.id, "event": row.event.value}
+    if url:
+        data["tracking_url"] = url
     return OutboundPush(
         token=row.address, title=rendered.subject or "", body=rendered.body, data=data
     )

@@ -13,6 +13,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.chat.inbound import relay_chat_sms
 from gateway.domain.inbound_sms import InboundSMS
 from gateway.tracking.ratings import sms_rating_reply
 
@@ -21,4 +22,5 @@ InboundHandler = Callable[[AsyncConnection, InboundSMS], Awaitable[str | None]]
 # One line per area that can claim a reply; the first non-None answer wins.
 INBOUND_SMS_HANDLERS: Final[tuple[InboundHandler, ...]] = (
     sms_rating_reply,  # `1`-`5` after delivery: a rating (gateway/tracking/ratings.py)
+    relay_chat_sms,  # anything else while a driver is on the way: chat (gateway/chat/inbound.py)
 )

@@ -195,7 +195,7 @@ SAMPLE_CONTEXT: Final[Mapping[str, Any]] = {
     "eta": "Tue, Mar 17",
     "when": "Tue, Mar 17, 2:14 PM",
     "location": "Charlotte, NC",
-    "tracking_url": "https://track.example.com/t/" + "x" * 90,
+    "tracking_url": "https://track.example.com/t/4kTq9ZbW2xLmN7pR3sVd8e",  # a short link
     "signed_by": "A RIVERA",
     "photo_url": "https://cdn.example.com/pod/1.jpg",
     "signature_url": "https://track.example.com/p/" + "s" * 90,

@@ -19,6 +19,7 @@ class Job(StrEnum):
     CHECK_OVERDUE_STOPS = "check_overdue_stops"  # drivers: promises passing with no pings (cron)
     RECONCILE = "reconcile_due_work"  # cron: queue again the jobs Redis lost (gateway/recovery.py)
     PURGE_EXPIRED = "purge_expired"  # cron: raw payloads and relayed outbox rows past retention
+    SEND_CHAT_SMS = "send_chat_sms"  # chat: relay one message to the other side by SMS
 
 
 # Redis pub/sub: a shipment's status/ETA as it changes, for live viewers (`<prefix><shipment id>`).

@@ -31,7 +31,7 @@ from gateway.shipments.schemas import (
 )
 from gateway.shipments.store import Registration, Shipment, ShipmentExists, ShipmentFilter
 from gateway.tenants.auth import require_tenant
-from gateway.tracking.store_links import current_tracking_url
+from gateway.tracking.store_short_links import current_tracking_url
 
 TAG = "merchant"
 
@@ -100,7 +100,7 @@ async def _list_shipments(request: web.Request, tenant_id: str) -> web.Response:
 
 
 async def _shipment_json(request: web.Request, tenant_id: str, shipment_id: str) -> dict[str, Any]:
-    async with request.app[DB].begin() as conn:  # begin: the very first link creates its key
+    async with request.app[DB].begin() as conn:  # begin: the shipment's first link is written
         shipment = await shipment_store.get(conn, tenant_id, shipment_id)
         if shipment is None:
             raise not_found("shipment")

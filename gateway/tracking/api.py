@@ -17,6 +17,7 @@ from gateway.tenants.auth import require_tenant
 from gateway.tracking import store as tracking
 from gateway.tracking import store_links as link_store
 from gateway.tracking import store_ratings as rating_store
+from gateway.tracking import store_short_links as short_link_store
 from gateway.tracking.ratings import rating_json
 
 TAG = "tracking"
@@ -59,12 +60,12 @@ async def create_tracking_link(request: web.Request) -> web.Response:
     async with request.app[DB].begin() as conn:
         if await shipment_store.get(conn, tenant_id, shipment_id) is None:
             raise not_found("shipment")
-        token, expires_at = await link_store.mint_token(conn, shipment_id, now=now)
-    if expires_at <= now:
+        issued = await short_link_store.create(conn, shipment_id, now)
+    if issued is None:
         raise ApiError(409, "links_ended", "tracking links end 30 days after delivery")
-    url = link_store.tracking_url(request.app[SETTINGS].public_url, token)
+    url = link_store.tracking_url(request.app[SETTINGS].public_url, issued.token)
     return web.json_response(
-        TrackingLinkOut(url=url, expires_at=expires_at).model_dump(mode="json")
+        TrackingLinkOut(url=url, expires_at=issued.expires_at).model_dump(mode="json")
     )
 
 

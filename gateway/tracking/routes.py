@@ -1,5 +1,8 @@
 """Customer tracking pages: `/t/{token}` (HTML), `/status` (JSON), `/photo`, `/rating`.
 
+The page also shows the message box of the chat with the driver (gateway/chat/: its form posts
+to `/t/{token}/messages`).
+
 The token in the path is the capability. A bad, expired or revoked token, a shipment delivered
 more than 30 days ago and an unknown path under /t/ all get the one 404 page (tracking/pages.py).
 
@@ -18,11 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.chat.page import ChatNotice, chat_view, notice_of
+from gateway.chat.page_load import ChatState, load_chat_state
 from gateway.domain.events import Status, format_utc
 from gateway.drivers import proof_links
 from gateway.drivers.proof_links import ProofLinks
@@ -34,6 +40,7 @@ from gateway.platform.http.errors import ApiError
 from gateway.platform.http.openapi import read_body
 from gateway.tracking import pages
 from gateway.tracking import store as tracking
+from gateway.tracking.link_resolver import LinkResolver
 from gateway.tracking.links import delivered_long_ago
 from gateway.tracking.page_text import PageLocale, from_accept_language, supported
 from gateway.tracking.pages import json_page_response, page_response, render
@@ -49,7 +56,7 @@ from gateway.tracking.rules import (
     editable_until,
 )
 from gateway.tracking.store import TrackedEvent, TrackedShipment
-from gateway.tracking.store_links import KeyRing, delivered_at
+from gateway.tracking.store_links import delivered_at
 from gateway.tracking.store_ratings import Rating
 from gateway.tracking.view import (
     Notice,
@@ -61,8 +68,7 @@ from gateway.tracking.view import (
 
 log = logging.getLogger(__name__)
 
-KEYRING: Final = web.AppKey("link_keyring", KeyRing)
-MAX_TOKEN_CHARS: Final = 200
+LINKS: Final = web.AppKey("tracking_links", LinkResolver)
 PHOTO_HEADERS: Final = {
     "Cache-Control": "private, max-age=3600",
     "X-Content-Type-Options": "nosniff",
@@ -87,15 +93,17 @@ class Loaded:
     now: datetime
     driver_proof: ProofLinks | None = None
     driver_eta: datetime | None = None
+    chat: ChatState | None = None  # the message box (with details only)
 
 
 async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
-    """The shipment behind a valid, current token. Raises HTTPNotFound (the 404 page) if none."""
+    """The shipment behind a valid, current token of either kind (short or signed).
+
+    Raises HTTPNotFound (the one 404 page) for an unknown, expired or revoked token.
+    """
     token = request.match_info["token"]
     now = request.app[CLOCK].now()
-    claims = None
-    if len(token) <= MAX_TOKEN_CHARS:
-        claims = await request.app[KEYRING].verify(request.app[DB], token, now)
+    claims = await request.app[LINKS].resolve(request.app[DB], token, now)
     if claims is None:
         raise web.HTTPNotFound()
     async with request.app[DB].connect() as conn:
@@ -109,6 +117,7 @@ async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
         ):
             raise web.HTTPNotFound()
         events = await tracking.load_events(conn, shipment.id) if details else []
+        chat = await load_chat_state(conn, shipment.id) if details else None
         proof, eta = None, None
         if details and shipment.status == Status.DELIVERED:
             # Relative links (same origin), short-lived: the page mints new ones on each view.
@@ -117,7 +126,7 @@ async def load_link(request: web.Request, *, details: bool = True) -> Loaded:
             )
         elif details:
             eta = await driver_eta(conn, shipment.id)
-    return Loaded(shipment, events, rating, now, proof, eta)
+    return Loaded(shipment, events, rating, now, proof, eta, chat)
 
 
 def page_locale(request: web.Request, shipment: TrackedShipment) -> PageLocale:
@@ -155,8 +164,34 @@ async def tracking_page(request: web.Request) -> web.Response:
     loaded = await load_link(request)
     if request.method == "GET":
         await _record_visit(request, loaded)
+    response = await render_tracking_page(request, loaded)
+    # Time spent building the page (benchmarks/tracking_page.py reports it).
+    response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return response
+
+
+async def render_tracking_page(
+    request: web.Request,
+    loaded: Loaded,
+    *,
+    status: int = 200,
+    chat_notice: ChatNotice | None = None,
+    draft: str = "",
+) -> web.Response:
+    """The page for a loaded link; the chat form answers with it too (429, the text kept)."""
     token = request.match_info["token"]
     view = view_of(request, loaded, _notice(request))
+    chat = None
+    if loaded.chat is not None:
+        chat = chat_view(
+            loaded.chat.messages,
+            can_write=loaded.chat.can_write,
+            locale=view.locale,
+            zone=ZoneInfo(view.timezone),
+            post_url=f"/t/{token}/messages",
+            notice=chat_notice or notice_of(request.query.get("chat")),
+            draft=draft,
+        )
     html = render(
         "pages/tracking.html.j2",
         v=view,
@@ -164,11 +199,9 @@ async def tracking_page(request: web.Request) -> web.Response:
         lang=view.locale.lang,
         status_url=f"/t/{token}/status",
         rating_url=f"/t/{token}/rating",
+        chat=chat,
     )
-    response = page_response(request, html)
-    # Time spent building the page (benchmarks/tracking_page.py reports it).
-    response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - started) * 1000:.2f}"
-    return response
+    return page_response(request, html, status=status)
 
 
 async def tracking_status(request: web.Request) -> web.Response:
@@ -192,7 +225,7 @@ async def delivery_photo(request: web.Request) -> web.Response:
 
 async def post_rating(request: web.Request) -> web.Response:
     """JSON `{"score", "comment"?}` → 201/200 JSON; the page's form → 303 back to the page."""
-    _refuse_cross_site(request)
+    refuse_cross_site(request)
     loaded = await load_link(request, details=False)
     if request.content_type in _FORM_TYPES:
         return await _rate_from_form(request, loaded)
@@ -250,21 +283,22 @@ async def _record_visit(request: web.Request, loaded: Loaded) -> None:
         )
 
 
-def _refuse_cross_site(request: web.Request) -> None:
-    """CSRF: the token is the capability; a browser telling us another site sent this is refused.
+def refuse_cross_site(request: web.Request) -> None:
+    """CSRF for the page's forms (rating, message to the driver): the token is the capability; a
+    browser telling us another site sent the request is refused.
 
     The page's own form arrives with `Origin: null` (its Referrer-Policy is no-referrer), so a
     null origin is let through; `Sec-Fetch-Site` still tells cross-site posts apart.
     """
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-        raise ApiError(403, "cross_site_request", "ratings are only accepted from the page")
+        raise ApiError(403, "cross_site_request", "only accepted from the tracking page")
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return
     public = urlsplit(request.app[SETTINGS].public_url)
     allowed = {f"{public.scheme}://{public.netloc}", f"{request.scheme}://{request.host}"}
     if origin.rstrip("/") not in allowed:
-        raise ApiError(403, "cross_site_request", "ratings are only accepted from the page")
+        raise ApiError(403, "cross_site_request", "only accepted from the tracking page")
 
 
 def _notice(request: web.Request) -> Notice | None:
@@ -295,6 +329,6 @@ PAGE_ROUTES: Final = (
 
 
 async def prepare_pages(app: web.Application) -> None:
-    """Start-up: compile the page templates and hold one key ring per process."""
+    """Start-up: compile the page templates and hold one link resolver (its caches) per process."""
     pages.warm_up()
-    app[KEYRING] = KeyRing()
+    app[LINKS] = LinkResolver()

@@ -1,4 +1,4 @@
-"""Tables of the customer tracking area: link keys, ratings and tracking-link opens."""
+"""Tables of the customer tracking area: link keys, short links, ratings and link opens."""
 
 from __future__ import annotations
 
@@ -46,4 +46,18 @@ tracking_link_opens = sa.Table(
     sa.Column("first_opened_at", UtcDateTime(), nullable=False),
     sa.Column("last_opened_at", UtcDateTime(), nullable=False),
     sa.Column("open_count", sa.Integer, nullable=False),
+)
+
+# Short tracking links (gateway/tracking/short_links.py): a random token that opens one shipment
+# as of a link generation (revoking bumps `shipments.link_generation`, so a row never changes and
+# any process may cache it). `expires_at`: 90 days after creation, or 30 after delivery if sooner.
+tracking_links = sa.Table(
+    "tracking_links",
+    metadata,
+    sa.Column("token", sa.String(32), primary_key=True),
+    sa.Column("shipment_id", sa.String(40), sa.ForeignKey("shipments.id"), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False),
+    created_column(),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_tracking_links_shipment_created", "shipment_id", "created_at"),
 )

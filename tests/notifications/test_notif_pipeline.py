@@ -51,7 +51,7 @@ async def test_a_carrier_event_reaches_every_channel_once(
     [sms] = fake_providers.twilio.requests
     assert sms.to == PHONE
     assert sms.body.startswith("Corner Books: your order is out for delivery, expected Mon, Mar 16")
-    assert "http://gateway.test/t/" in sms.body and segment_count(sms.body) <= 2
+    assert "http://gateway.test/t/" in sms.body and segment_count(sms.body) == 1
     assert sms.status_callback and sms.status_callback.startswith(
         "http://gateway.test/callbacks/twilio/status?n=ntf_"
     )
@@ -239,7 +239,10 @@ async def test_store_override_and_spanish_recipient(
     await add_rule(notify_client, store, ["out_for_delivery"], ["sms", "email"], mode="all")
     response = await notify_client.put(
         "/v1/templates/sms/es/out_for_delivery",
-        json={"body": "¡{{ store_name }} va para allá! Síguelo aquí: {{ tracking_url }}"},
+        json={
+            "body": "¡{{ store_name }} va para allá! Llegará hoy por la tarde. Síguelo aquí, "
+            "en tiempo real y cuando quieras: {{ tracking_url }}"
+        },
         headers=store.headers,
     )
     assert response.status == 200, await response.text()
@@ -250,7 +253,8 @@ async def test_store_override_and_spanish_recipient(
 
     [sms] = fake_providers.twilio.requests
     # Accents would make it UCS-2 and three segments: it goes out as GSM-7 look-alike text.
-    assert sms.body.startswith("¡Corner Books va para alla! Siguelo aqui: http://gateway.test/t/")
+    assert sms.body.startswith("¡Corner Books va para alla! Llegara hoy por la tarde. Siguelo aqui")
+    assert "cuando quieras: http://gateway.test/t/" in sms.body
     assert segment_count(sms.body) == 1
     [mail] = fake_providers.sendgrid.requests
     assert mail.subject == "Tu pedido de Corner Books ha salido a reparto"

@@ -5,6 +5,7 @@ Screenshots land in tests/screenshots/ (git-ignored) for a human to look at.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -132,23 +133,30 @@ async def test_bad_expired_and_revoked_links_show_the_same_404(
 ) -> None:
     tracked = await track_shipment(client, engine, ON_THE_WAY, now=BEFORE_DELIVERY)
     revoked_path = tracked.path
-    deleted = await client.delete(
-        f"/v1/shipments/{tracked.shipment_id}/tracking-link", headers=tracked.store.headers
-    )
-    assert deleted.status == 204
+    assert re.fullmatch(r"/t/[0-9A-Za-z]{22}", revoked_path)  # a short link
     async with chromium() as browser:
         page = await browser.new_page(viewport=MOBILE, device_scale_factor=2)
+        opened = await page.goto(_page_url(client, revoked_path))  # seen (and cached) first
+        assert opened is not None and opened.status == 200
+        deleted = await client.delete(
+            f"/v1/shipments/{tracked.shipment_id}/tracking-link", headers=tracked.store.headers
+        )
+        assert deleted.status == 204
         bodies = []
-        for path in (revoked_path, "/t/garbage", "/t/" + "A" * 80 + "." + "B" * 22):
+        altered = revoked_path[:-1] + ("a" if revoked_path[-1] != "a" else "b")
+        for path in (revoked_path, altered, "/t/garbage", "/t/" + "A" * 80 + "." + "B" * 22):
             response = await page.goto(_page_url(client, path))
             assert response is not None and response.status == 404
             bodies.append(await response.body())
             await expect(page.locator("h1")).to_have_text("This tracking link is not available")
+        await page.screenshot(path=screenshot_path("not-found-revoked-short-link"), full_page=True)
         fresh = await new_link(client, tracked.store, tracked.shipment_id)
-        client.app[CLOCK].freeze(BEFORE_DELIVERY + timedelta(days=91))  # past the token's expiry
+        assert len(fresh.removeprefix("http://gateway.test/t/")) == 22
+        client.app[CLOCK].freeze(BEFORE_DELIVERY + timedelta(days=90))  # the short link's end
         expired = await page.goto(_page_url(client, fresh.removeprefix("http://gateway.test")))
         assert expired is not None and expired.status == 404
         bodies.append(await expired.body())
+        await expect(page.locator("h1")).to_have_text("This tracking link is not available")
         await page.screenshot(path=screenshot_path("not-found-mobile"), full_page=True)
     assert len(set(bodies)) == 1
 

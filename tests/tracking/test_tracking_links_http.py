@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.platform.appkeys import CLOCK
 from gateway.tracking.links import mint
+from gateway.tracking.store_links import mint_token
 from tests.support import connect_carrier, load_fixture, make_store, post_fixture
 from tests.tracking.tracking_support import (
     AFTER_DELIVERY,
@@ -126,13 +127,18 @@ async def test_every_bad_link_gets_the_same_html_404(
     client: TestClient[Any, Any], engine: AsyncEngine
 ) -> None:
     tracked = await track_shipment(client, engine)
-    claims = tracked.token.split(".")
+    async with engine.begin() as conn:  # a signed link as sent before short links
+        signed, _ = await mint_token(conn, tracked.shipment_id, now=AFTER_DELIVERY)
+    claims = signed.split(".")
     forged_key = mint(
         b"k" * 32, "deadbeef", tracked.shipment_id, 0, AFTER_DELIVERY.replace(year=2027)
     )
     expired = mint(b"k" * 32, "deadbeef", tracked.shipment_id, 0, AFTER_DELIVERY)
+    short = tracked.token
     paths = [
         "/t/garbage",
+        "/t/" + short[:-1] + ("a" if short[-1] != "a" else "b"),  # altered short token
+        "/t/" + short + "x",  # one character too many
         "/t/" + claims[0] + "." + claims[1][::-1],  # altered tag
         "/t/" + forged_key,  # unknown key id
         "/t/" + expired,
@@ -143,7 +149,7 @@ async def test_every_bad_link_gets_the_same_html_404(
     await client.delete(
         f"/v1/shipments/{tracked.shipment_id}/tracking-link", headers=tracked.store.headers
     )
-    paths.append(tracked.path)  # revoked
+    paths += [tracked.path, "/t/" + signed]  # revoked, both kinds
 
     answers = [await client.get(path, headers=BROWSER) for path in paths]
 

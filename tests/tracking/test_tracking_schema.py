@@ -1,4 +1,5 @@
-"""Migration 0004 creates exactly what gateway/tracking/tables.py declares (both backends)."""
+"""Migrations 0004 and 0006_links_chat create exactly the tables gateway/tracking/tables.py
+declares (both backends)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.schema import metadata
-from gateway.tracking.tables import ratings, tracking_link_opens
+from gateway.tracking.tables import ratings, tracking_link_opens, tracking_links
 
-MINE = {ratings.name, tracking_link_opens.name}
+MINE = {ratings.name, tracking_link_opens.name, tracking_links.name}
 
 
 def _table_of(diff: Any) -> str | None:
