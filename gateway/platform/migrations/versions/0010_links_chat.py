@@ -1,7 +1,7 @@
 """short tracking links; the driver chat
 
-Revision ID: 0006_links_chat
-Revises: 0005
+Revision ID: 0010_links_chat
+Revises: 0009_durable
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_links_chat"
-down_revision = "0005"
+revision = "0010_links_chat"
+down_revision = "0009_durable"
 branch_labels = None
 depends_on = None
 
