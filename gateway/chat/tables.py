@@ -1,6 +1,6 @@
 """Tables of the chat area: the messages of each shipment's thread, and drivers' relay choice.
 
-Migration: gateway/platform/migrations/versions/0006_links_chat.py mirrors this file.
+Migration: gateway/platform/migrations/versions/0010_links_chat.py mirrors this file.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Migration 0006_links_chat creates exactly the chat tables gateway/chat/tables.py declares."""
+"""Migration 0010_links_chat creates exactly the chat tables gateway/chat/tables.py declares."""
 
 from __future__ import annotations
 

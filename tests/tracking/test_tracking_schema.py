@@ -1,4 +1,4 @@
-"""Migrations 0004 and 0006_links_chat create exactly the tables gateway/tracking/tables.py
+"""Migrations 0004 and 0010_links_chat create exactly the tables gateway/tracking/tables.py
 declares (both backends)."""
 
 from __future__ import annotations
