@@ -38,6 +38,16 @@ class LiveView:
     destination: tuple[float, float] | None
 
 
+@dataclass(frozen=True, slots=True)
+class LiveCard:
+    """What the tracking page's live card is rendered from (templates/pages/_live.html.j2)."""
+
+    live: dict[str, Any]  # the `live` object (also the map's first picture: data-live)
+    static_url: str  # /static/<version>/
+    tiles: str
+    attribution: str
+
+
 async def live_view(
     app: web.Application,
     shipment_id: str,
