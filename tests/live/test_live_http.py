@@ -18,7 +18,7 @@ from gateway.platform.appkeys import CLOCK
 from gateway.platform.names import LIVE_DRIVER_CHANNEL
 from tests.drivers.city import T0, latlon
 from tests.drivers.drivers_support import stop_event
-from tests.live.gateway_support import Delivery, drive, events, own_delivery, status
+from tests.live.gateway_support import drive, events, own_delivery, status
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -186,6 +186,6 @@ async def test_static_files_are_versioned_cached_forever_and_compressed(
     png = await client.get(f"/static/{version}/vendor/leaflet/images/marker-icon.png")
     assert png.status == 200 and png.content_type == "image/png"
     assert "Content-Encoding" not in png.headers
-    assert (await client.get(f"/static/000000000000/live.js")).status == 404
+    assert (await client.get("/static/000000000000/live.js")).status == 404
     assert (await client.get(f"/static/{version}/nope.js")).status == 404
     assert (await client.get(f"/static/{version}/../vendor-leaflet.sh")).status == 404
