@@ -132,6 +132,7 @@ async def live_stream(
         await hub.join(viewer, LIVE_SHIPMENT_CHANNEL + shipment_id)
         await _refollow(hub, viewer, follow, state, await following(app, shipment_id))
         await response.prepare(request)
+        viewer.transport = request.transport
         await response.write(sse("state", state, retry_ms=options.retry_ms))
         session = _Session(request, response, viewer, follow, options)
         await session.run(shipment_id, current_state, still_valid, gone_text)
@@ -168,6 +169,7 @@ class _Session:
         self.viewer = viewer
         self.follow = follow
         self.options = options
+        self.next_check = 0.0
 
     async def run(
         self,
@@ -177,24 +179,37 @@ class _Session:
         gone_text: str,
     ) -> None:
         loop = asyncio.get_running_loop()
-        next_check = loop.time() + self.options.recheck_s
-        while not self.viewer.dropped:
-            wait_s = min(self.options.heartbeat_s, max(0.0, next_check - loop.time()))
-            try:
-                channel, data = await asyncio.wait_for(self.viewer.queue.get(), wait_s)
-            except TimeoutError:
-                if loop.time() >= next_check:
-                    next_check = loop.time() + self.options.recheck_s
-                    if not await still_valid():
-                        return await self._gone(gone_text)
-                await self._quiet()
-                continue
-            if (channel, data) == CLOSE or self.viewer.dropped:
-                return
-            try:
-                await self._handle(shipment_id, channel, data, current_state, still_valid)
-            except (LinkGone, web.HTTPException):
-                return await self._gone(gone_text)
+        self.next_check = loop.time() + self.options.recheck_s
+        try:
+            while not self.viewer.dropped:
+                message = await self._next(loop, shipment_id, still_valid)
+                if message is None:
+                    continue
+                if message == CLOSE or self.viewer.dropped:
+                    return
+                await self._handle(shipment_id, *message, current_state, still_valid)
+        except (LinkGone, web.HTTPException):
+            await self.response.write(sse("gone", {"text": gone_text}))
+
+    async def _next(
+        self, loop: asyncio.AbstractEventLoop, shipment_id: str, still_valid: ValidityCheck
+    ) -> tuple[str, bytes] | None:
+        """The next message, or None after a quiet spell (a heartbeat was sent). Every
+        `recheck_s` the link is checked (LinkGone) and whom to follow is read again: a stop
+        becoming the active one may have been announced while Redis was away."""
+        wait_s = min(self.options.heartbeat_s, max(0.0, self.next_check - loop.time()))
+        try:
+            return await asyncio.wait_for(self.viewer.queue.get(), wait_s)
+        except TimeoutError:
+            pass
+        if loop.time() >= self.next_check:
+            self.next_check = loop.time() + self.options.recheck_s
+            if not await still_valid():
+                raise LinkGone()
+            if await following(self.app, shipment_id) != self.follow.driver_id:
+                return LIVE_SHIPMENT_CHANNEL + shipment_id, b"{}"  # as if it had changed
+        await self._quiet()
+        return None
 
     async def _handle(
         self,
@@ -226,9 +241,6 @@ class _Session:
             await self.response.write(sse("position", self.follow.position(shown, now)))
             return
         await self.response.write(HEARTBEAT)
-
-    async def _gone(self, text: str) -> None:
-        await self.response.write(sse("gone", {"text": text}))
 
 
 def _json(data: bytes) -> dict[str, Any]:
