@@ -144,9 +144,13 @@ class LiveHub:
 
     async def _listen(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        # The hub's own channel first: it opens the connection even with no viewer yet.
-        await pubsub.subscribe(LIVE_HUB_CHANNEL, *self._viewers)
+        # The hub's own channel too: it opens the connection even with no viewer yet.
+        first = list(self._viewers)
+        await pubsub.subscribe(LIVE_HUB_CHANNEL, *first)
         self._pubsub = pubsub
+        joined_meanwhile = set(self._viewers) - set(first)  # join() saw no connection
+        if joined_meanwhile:
+            await pubsub.subscribe(*joined_meanwhile)
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             if message is None or message.get("type") != "message":
