@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from aiohttp import web
@@ -89,12 +90,11 @@ class _Follow:
         self.shown = Position.from_json(driver) if driver else None
         self.shown_stale = bool(driver and driver.get("stale"))
 
-    def position(self, position: Position, now: datetime) -> dict[str, Any]:
-        locale = self.locale or PageLocale(None)
-        zone = zone_or_utc(self.zone_name)
-        out = rules.driver_json(position, self.destination, locale, zone, now)
-        self.shown, self.shown_stale = position, bool(out["stale"])
-        return out
+    def position_event(self, position: Position, now: datetime) -> bytes:
+        stale = rules.is_stale(position.recorded_at, now)
+        self.shown, self.shown_stale = position, stale
+        tag = self.locale.tag if self.locale else "en-US"
+        return _position_event(position, self.destination, tag, self.zone_name, stale)
 
     def turned_stale(self, now: datetime) -> bool:
         """The position shown was fresh when sent and is stale now (no ping since)."""
@@ -195,21 +195,24 @@ class _Session:
         self, loop: asyncio.AbstractEventLoop, shipment_id: str, still_valid: ValidityCheck
     ) -> tuple[str, bytes] | None:
         """The next message, or None after a quiet spell (a heartbeat was sent). Every
-        `recheck_s` the link is checked (LinkGone) and whom to follow is read again: a stop
-        becoming the active one may have been announced while Redis was away."""
-        wait_s = min(self.options.heartbeat_s, max(0.0, self.next_check - loop.time()))
-        try:
-            return await asyncio.wait_for(self.viewer.queue.get(), wait_s)
-        except TimeoutError:
-            pass
+        `recheck_s`, busy or not, the link is checked (LinkGone) and whom to follow is read
+        again: a stop becoming the active one may have been announced while Redis was away."""
         if loop.time() >= self.next_check:
             self.next_check = loop.time() + self.options.recheck_s
             if not await still_valid():
                 raise LinkGone()
             if await following(self.app, shipment_id) != self.follow.driver_id:
                 return LIVE_SHIPMENT_CHANNEL + shipment_id, b"{}"  # as if it had changed
-        await self._quiet()
-        return None
+        try:
+            return self.viewer.queue.get_nowait()  # busy: no timer to arm
+        except asyncio.QueueEmpty:
+            pass
+        wait_s = min(self.options.heartbeat_s, max(0.0, self.next_check - loop.time()))
+        try:
+            return await asyncio.wait_for(self.viewer.queue.get(), wait_s)
+        except TimeoutError:
+            await self._quiet()
+            return None
 
     async def _handle(
         self,
@@ -222,10 +225,10 @@ class _Session:
         if channel.startswith(LIVE_DRIVER_CHANNEL):
             if channel != LIVE_DRIVER_CHANNEL + (self.follow.driver_id or ""):
                 return  # a driver left behind a moment ago
-            position = Position.from_json(_json(data))
+            position = _position(data)
             if position is not None:
                 now = self.app[CLOCK].now()
-                await self.response.write(sse("position", self.follow.position(position, now)))
+                await self.response.write(self.follow.position_event(position, now))
             return
         if _json(data).get("type") == "revoked" and not await still_valid():
             raise LinkGone()
@@ -238,9 +241,29 @@ class _Session:
         """A heartbeat; and a shown position turning stale is told then (no ping may come)."""
         now, shown = self.app[CLOCK].now(), self.follow.shown
         if shown is not None and self.follow.turned_stale(now):
-            await self.response.write(sse("position", self.follow.position(shown, now)))
+            await self.response.write(self.follow.position_event(shown, now))
             return
         await self.response.write(HEARTBEAT)
+
+
+@lru_cache(maxsize=1024)
+def _position(data: bytes) -> Position | None:
+    """A published position, parsed once for all the viewers it reaches."""
+    return Position.from_json(_json(data))
+
+
+@lru_cache(maxsize=4096)
+def _position_event(
+    position: Position,
+    destination: tuple[float, float] | None,
+    locale_tag: str,
+    zone_name: str,
+    stale: bool,
+) -> bytes:
+    """One `position` event, the same bytes for every viewer who sees it the same way (the
+    open tabs of one stop): labelled and encoded once, not once per tab."""
+    locale, zone = PageLocale(locale_tag), zone_or_utc(zone_name)
+    return sse("position", rules.describe(position, destination, locale, zone, stale))
 
 
 def _json(data: bytes) -> dict[str, Any]:

@@ -52,10 +52,12 @@ def test_distances_in_the_customers_units(tag: str, meters: float, text: str) ->
 
 def test_the_label_says_how_far_and_when_in_the_recipients_zone() -> None:
     position = Position(35.218, -80.853, 90.0, NOW - timedelta(seconds=30))
-    label = rules.driver_label(position, (35.2271, -80.8431), PageLocale("en-US"), NY, NOW)
-    assert label == "Your driver is 0.8 mi away · seen 10:41\u202fAM"
-    stale = rules.driver_label(position, None, PageLocale("es-ES"), NY, NOW + timedelta(hours=1))
-    assert stale == "Tu repartidor fue visto por última vez a las 10:41"
+    fresh = rules.driver_json(position, (35.2271, -80.8431), PageLocale("en-US"), NY, NOW)
+    assert fresh["label"] == "Your driver is 0.8 mi away · seen 10:41\u202fAM"
+    later = NOW + timedelta(hours=1)
+    stale = rules.driver_json(position, None, PageLocale("es-ES"), NY, later)
+    assert stale["label"] == "Tu repartidor fue visto por última vez a las 10:41"
+    assert stale["stale"] is True
 
 
 def test_the_path_follows_the_plan_from_the_driver_to_the_door() -> None:
