@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -179,7 +180,7 @@ class _Session:
         gone_text: str,
     ) -> None:
         loop = asyncio.get_running_loop()
-        self.next_check = loop.time() + self.options.recheck_s
+        self.next_check = loop.time() + self._recheck_s()
         try:
             while not self.viewer.dropped:
                 message = await self._next(loop, shipment_id, still_valid)
@@ -191,6 +192,9 @@ class _Session:
         except (LinkGone, web.HTTPException):
             await self.response.write(sse("gone", {"text": gone_text}))
 
+    def _recheck_s(self) -> float:
+        return self.options.recheck_s * random.uniform(0.8, 1.2)  # noqa: S311 - not a secret
+
     async def _next(
         self, loop: asyncio.AbstractEventLoop, shipment_id: str, still_valid: ValidityCheck
     ) -> tuple[str, bytes] | None:
@@ -198,7 +202,7 @@ class _Session:
         `recheck_s`, busy or not, the link is checked (LinkGone) and whom to follow is read
         again: a stop becoming the active one may have been announced while Redis was away."""
         if loop.time() >= self.next_check:
-            self.next_check = loop.time() + self.options.recheck_s
+            self.next_check = loop.time() + self._recheck_s()
             if not await still_valid():
                 raise LinkGone()
             if await following(self.app, shipment_id) != self.follow.driver_id:
