@@ -200,7 +200,7 @@ def summary(found: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {"figure": f"streams held ({viewers} opened)", "value": found["held"], "unit": "streams",
          "note": f"connected in {found['connect_s']:.1f} s", "goal": "5,000",
-         "met": found["held"] >= 5000},
+         "met": found["held"] >= 5000 if viewers >= 5000 else None},  # --quick opens fewer
         {"figure": "ping -> open page", "value": found["deliveries"], "unit": "events",
          "p50_ms": round(found["p50_ms"], 1), "p99_ms": round(found["p99_ms"], 1),
          "note": f"{found['rate']} pings/s to {viewers} viewers, "
@@ -276,11 +276,12 @@ def main() -> None:
         "driver every 5 s, the driver app's batch interval)",
     )
     parser.add_argument("--duration", type=float, default=30.0)
-    parser.add_argument("--quick", action="store_true", help="1,000 viewers for 15 s")
+    parser.add_argument("--quick", action="store_true", help="1,000 viewers, 10 pings/s, 15 s")
     parser.add_argument("--json", type=Path, help="write the figures here (benchmarks/bench.py)")
     args = parser.parse_args()
     if args.quick:
-        args.viewers, args.duration = min(args.viewers, 1000), min(args.duration, 15.0)
+        # a fifth of the viewers, five times the pings: the same 1,000 events/s
+        args.viewers, args.duration, args.rate = min(args.viewers, 1000), 15.0, 10.0
     try:
         found = run(args)
     except BenchError as exc:
