@@ -26,6 +26,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from gateway.platform.appkeys import REDIS
+from gateway.platform.metrics import LIVE_STREAMS_DROPPED
 from gateway.platform.names import LIVE_HUB_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class LiveHub:
                 continue
             if not viewer.offer(channel, data):
                 self.dropped += 1
+                LIVE_STREAMS_DROPPED.inc()
                 log.info("live viewer dropped: %d events behind", self._queue_max)
 
     async def _run(self) -> None:

@@ -35,6 +35,7 @@ from gateway.live.hub import CLOSE, LIVE_HUB, LIVE_OPTIONS, LiveHub, StreamOptio
 from gateway.live.rules import Position
 from gateway.live.view import following
 from gateway.platform.appkeys import CLOCK
+from gateway.platform.metrics import LIVE_STREAMS
 from gateway.platform.names import LIVE_DRIVER_CHANNEL, LIVE_SHIPMENT_CHANNEL
 from gateway.tracking.page_text import PageLocale
 
@@ -133,13 +134,16 @@ async def live_stream(
         await hub.join(viewer, LIVE_SHIPMENT_CHANNEL + shipment_id)
         await _refollow(hub, viewer, follow, state, await following(app, shipment_id))
         await response.prepare(request)
+        LIVE_STREAMS.inc()
         viewer.transport = request.transport
         await response.write(sse("state", state, retry_ms=options.retry_ms))
         session = _Session(request, response, viewer, follow, options)
         await session.run(shipment_id, current_state, still_valid, gone_text)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the browser went away, or the server is stopping
+    except ConnectionResetError:
+        pass  # the browser went away (or its connection was aborted as too slow)
     finally:
+        if response.prepared:
+            LIVE_STREAMS.dec()
         await hub.leave(viewer)
     return response
 
