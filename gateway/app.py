@@ -26,6 +26,7 @@ from gateway.drivers.proof_storage import storage_from_settings
 from gateway.drivers.rules.deviation import PathCache
 from gateway.drivers.store_keys import KeyCache
 from gateway.drivers.writes import WRITES, WriteGate
+from gateway.live import widget, widget_tokens
 from gateway.notifications import callbacks, log_api
 from gateway.notifications import routes as notifications
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
@@ -61,6 +62,7 @@ STORE_API: Final[Sequence[Operation]] = (
     *proofs.API,  # the driver app: proof of delivery
     *chat.API,  # the customer-driver thread as the store sees it
     *chat.DRIVER_API,  # the driver app: messages with customers
+    *widget_tokens.API,  # tokens for the embeddable widget
 )
 
 
@@ -87,6 +89,7 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
     app.router.add_routes(chat.PAGE_ROUTES)  # customers: a message for the driver
+    app.router.add_routes(widget.WIDGET_ROUTES)  # store pages: CORS for the token's origin
     app.router.add_routes(proofs.IMAGE_ROUTES)  # customers: proof images behind signed links
     app.router.add_routes(dispatch.ROUTES)  # dispatchers: a session cookie from the API key
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     aws_region: str | None = Field(default=None, validation_alias="AWS_REGION")
     proof_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
     position_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Widget tokens (POST /v1/widget-tokens) last this long unless the request asks for less.
+    widget_token_ttl_s: int = Field(default=3600, ge=60, le=86400)
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,108 @@
+"""The embeddable widget: `/widget.js`, `/widget/{token}/status`, `/widget/{token}/live`.
+
+The widget token is the capability, and it is good for one origin: the widget's requests are
+answered with CORS for that origin only (`Access-Control-Allow-Origin: <origin>`, `Vary: Origin`,
+never credentials). Anything else (another origin, no Origin at all, an unknown or expired token)
+is a 401 with an empty body: another origin gets nothing of the shipment, not even whether the
+token exists. The refusal still carries `Access-Control-Allow-Origin: <the request's Origin>`,
+so the widget can read the status and say "not available" rather than "can't be reached".
+A token whose shipment's links were revoked, or delivered 30+ days ago, answers 404 (empty).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Final
+
+from aiohttp import web
+from aiohttp.web import ContentCoding
+
+from gateway.live import store_widget_tokens as token_store
+from gateway.live import widget_load
+from gateway.live.store_widget_tokens import WidgetGrant
+from gateway.live.widget_assets import assets_json
+from gateway.platform.appkeys import CLOCK, DB
+from gateway.platform.db import READ_ONLY
+
+WIDGET_JS: Final = (Path(__file__).parent / "static" / "widget.js").read_bytes()
+_WIDGET_ETAG: Final = '"' + hashlib.sha256(WIDGET_JS).hexdigest()[:16] + '"'
+WIDGET_JS_HEADERS: Final = {
+    # A fixed URL (the embed snippet's): a new version must reach pages within minutes.
+    "Cache-Control": "public, max-age=300",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Resource-Policy": "cross-origin",  # loaded by store pages
+    "ETag": _WIDGET_ETAG,
+}
+# Every widget answer: per viewer, never cached, and different per asking origin.
+_BASE_HEADERS: Final = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Vary": "Origin",
+}
+
+
+async def widget_js(request: web.Request) -> web.Response:
+    """The same bytes as static/widget.js, under the contract's fixed URL."""
+    if _WIDGET_ETAG in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=WIDGET_JS_HEADERS)
+    response = web.Response(
+        body=WIDGET_JS,
+        content_type="text/javascript",
+        charset="utf-8",
+        headers=WIDGET_JS_HEADERS,
+    )
+    if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        response.enable_compression(ContentCoding.gzip)
+    return response
+
+
+def refusal(request: web.Request, status: int) -> web.Response:
+    """An empty answer the asking page may read (only its status): 401, 404."""
+    headers = dict(_BASE_HEADERS)
+    asking = request.headers.get("Origin")
+    if asking:
+        headers["Access-Control-Allow-Origin"] = asking
+    return web.Response(status=status, headers=headers)
+
+
+def cors_headers(origin: str) -> dict[str, str]:
+    """What an answer for the token's own origin carries (no credentials: the widget sends none)."""
+    return {**_BASE_HEADERS, "Access-Control-Allow-Origin": origin}
+
+
+async def grant_for(request: web.Request) -> WidgetGrant | None:
+    """The token's grant if the request comes from the token's origin, else None."""
+    token, now = request.match_info["token"], request.app[CLOCK].now()
+    async with request.app[DB].connect() as conn:
+        await conn.execution_options(**{READ_ONLY: True})
+        grant = await token_store.lookup(conn, token, now)
+    if grant is None or request.headers.get("Origin") != grant.origin:
+        return None
+    return grant
+
+
+async def widget_status(request: web.Request) -> web.Response:
+    """The status JSON for the widget: the page's, minus contact and proof, plus live and assets."""
+    grant = await grant_for(request)
+    if grant is None:
+        return refusal(request, 401)
+    now = request.app[CLOCK].now()
+    found = await widget_load.load(request.app[DB], grant, now)
+    if found is None:
+        return refusal(request, 404)
+    view = widget_load.view_of(request, found, now)
+    body = widget_load.widget_json(view)
+    body["live"] = await widget_load.live_json(request.app, found, view, now)
+    body["assets"] = assets_json(request.app)
+    response = web.json_response(body, headers=cors_headers(grant.origin))
+    if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        response.enable_compression(ContentCoding.gzip)
+    return response
+
+
+# Public: the token in the path is the capability, the Origin header its fence.
+WIDGET_ROUTES: Final = (
+    web.get("/widget.js", widget_js),
+    web.get("/widget/{token}/status", widget_status),
+)
