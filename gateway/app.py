@@ -26,7 +26,10 @@ from gateway.drivers.proof_storage import storage_from_settings
 from gateway.drivers.rules.deviation import PathCache
 from gateway.drivers.store_keys import KeyCache
 from gateway.drivers.writes import WRITES, WriteGate
+from gateway.live import routes as live
 from gateway.live import widget, widget_tokens
+from gateway.live.hub import end_live_streams, live_hub
+from gateway.live.static_files import prepare_static
 from gateway.notifications import callbacks, log_api
 from gateway.notifications import routes as notifications
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
@@ -82,13 +85,17 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.cleanup_ctx.append(_redis(redis_url or settings.redis_url))
     app.cleanup_ctx.append(_background)
     app.cleanup_ctx.append(_proof_storage)
+    app.cleanup_ctx.append(live_hub)  # one pub/sub connection for every live viewer
     app.on_startup.append(tracking.prepare_pages)
+    app.on_startup.append(prepare_static)
     app.on_startup.append(dispatch.prepare)
     app.on_shutdown.append(end_streams)
+    app.on_shutdown.append(end_live_streams)
     app.router.add_routes(carriers.WEBHOOK_ROUTES)  # carriers: their own auth per connection
     app.router.add_routes([op.route() for op in STORE_API])  # stores: API key
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
     app.router.add_routes(chat.PAGE_ROUTES)  # customers: a message for the driver
+    app.router.add_routes(live.ROUTES)  # customers: the live stream; everyone: /static/<v>/
     app.router.add_routes(widget.WIDGET_ROUTES)  # store pages: CORS for the token's origin
     app.router.add_routes(proofs.IMAGE_ROUTES)  # customers: proof images behind signed links
     app.router.add_routes(dispatch.ROUTES)  # dispatchers: a session cookie from the API key

@@ -13,11 +13,6 @@ from aiohttp import web
 from gateway.platform.settings import Settings
 from gateway.platform.templates import template_dir
 
-DEFAULT_TILES: Final = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-DEFAULT_ATTRIBUTION: Final = (
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
-)
-
 _ENV: Final = jinja2.Environment(  # the console's own (autoescaped whatever the extension)
     loader=jinja2.FileSystemLoader(template_dir()),
     autoescape=True,
@@ -29,12 +24,8 @@ _ENV: Final = jinja2.Environment(  # the console's own (autoescaped whatever the
 
 
 def tiles(settings: Settings) -> tuple[str, str]:
-    """The map tiles' URL template and attribution (the live map's settings when present)."""
-    url = getattr(settings, "map_tiles_url", None)
-    attribution = getattr(settings, "map_tiles_attribution", None)
-    if not isinstance(url, str) or not isinstance(attribution, str):
-        return DEFAULT_TILES, DEFAULT_ATTRIBUTION
-    return url, attribution
+    """The map tiles' URL template and attribution (LASTMILE_MAP_TILES_URL / _ATTRIBUTION)."""
+    return settings.map_tiles_url, settings.map_tiles_attribution
 
 
 def content_security_policy(settings: Settings) -> str:

@@ -38,6 +38,7 @@ class LiveStop:
     lat: float  # the stop (the shipment's destination)
     lon: float
     driver_position: Ping | None  # from the database; Redis holds the same, fresher
+    route_path: list[list[float]] | None = None  # the planned path, [[lat, lon], ...]
 
 
 async def live_stop(conn: AsyncConnection, shipment_id: str) -> LiveStop | None:
@@ -59,4 +60,5 @@ async def live_stop(conn: AsyncConnection, shipment_id: str) -> LiveStop | None:
         lat=stop.lat,
         lon=stop.lon,
         driver_position=position,
+        route_path=route.path,
     )

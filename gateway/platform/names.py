@@ -24,6 +24,10 @@ class Job(StrEnum):
 
 # Redis pub/sub: a shipment's status/ETA as it changes, for live viewers (`<prefix><shipment id>`).
 LIVE_SHIPMENT_CHANNEL: Final = "lastmile:live:shipment:"
+# Also `{"type": "revoked"}` there when the store revokes the shipment's links (streams end).
+# The live hub's own channel (gateway/live/hub.py): nothing is published on it; subscribing to
+# it opens the process's one pub/sub connection before any viewer arrives.
+LIVE_HUB_CHANNEL: Final = "lastmile:live:hub"
 
 # Drivers (gateway/drivers/live.py documents the payloads). The newest position of one driver:
 # a hash {"ts": epoch ms, "json": position} at `<prefix><driver id>`.

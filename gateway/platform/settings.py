@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     aws_region: str | None = Field(default=None, validation_alias="AWS_REGION")
     proof_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
     position_retention_days: int = Field(default=30, ge=1, le=3650)
+    # The live map's tiles (tracking page, widget, dispatcher console): a {z}/{x}/{y} template.
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tiles_attribution: str = (
+        '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
     # Widget tokens (POST /v1/widget-tokens) last this long unless the request asks for less.
     widget_token_ttl_s: int = Field(default=3600, ge=60, le=86400)
 
@@ -107,6 +112,15 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tiles_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        if not all(part in value for part in ("{z}", "{x}", "{y}")):
+            raise ValueError("must contain {z}, {x} and {y}")
+        return value
 
     @field_validator("channels", mode="before")
     @classmethod

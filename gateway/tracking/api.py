@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import datetime
 from typing import Final
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from redis.exceptions import RedisError
 
 from gateway.domain.moments import OUT_OF_RANGE, Moment
-from gateway.platform.appkeys import CLOCK, DB, SETTINGS
+from gateway.platform.appkeys import CLOCK, DB, REDIS, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation
+from gateway.platform.names import LIVE_SHIPMENT_CHANNEL
 from gateway.shipments import store as shipment_store
 from gateway.tenants.auth import require_tenant
 from gateway.tracking import store as tracking
@@ -19,6 +23,8 @@ from gateway.tracking import store_links as link_store
 from gateway.tracking import store_ratings as rating_store
 from gateway.tracking import store_short_links as short_link_store
 from gateway.tracking.ratings import rating_json
+
+log = logging.getLogger(__name__)
 
 TAG = "tracking"
 MAX_RATINGS = 500
@@ -74,7 +80,18 @@ async def revoke_tracking_links(request: web.Request) -> web.Response:
     async with request.app[DB].begin() as conn:
         if not await link_store.revoke_all(conn, tenant_id, request.match_info["id"]):
             raise not_found("shipment")
+    await _announce_revoked(request, request.match_info["id"])
     return web.Response(status=204)
+
+
+async def _announce_revoked(request: web.Request, shipment_id: str) -> None:
+    """Open live streams of the shipment end now (gateway/live/stream.py); if Redis is away
+    they end at their next periodic link check instead."""
+    message = json.dumps({"type": "revoked", "shipment_id": shipment_id})
+    try:
+        await request.app[REDIS].publish(LIVE_SHIPMENT_CHANNEL + shipment_id, message)
+    except (RedisError, OSError) as exc:
+        log.warning("revocation not announced to live streams: %s", type(exc).__name__)
 
 
 async def tracking_link_stats(request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -30,9 +30,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.chat.page import ChatNotice, chat_view, notice_of
 from gateway.chat.page_load import ChatState, load_chat_state
 from gateway.domain.events import Status, format_utc
+from gateway.domain.zones import zone_or_utc
 from gateway.drivers import proof_links
 from gateway.drivers.proof_links import ProofLinks
 from gateway.drivers.shipment_view import driver_eta
+from gateway.live.static_files import static_url
+from gateway.live.view import LiveCard, live_state
 from gateway.platform.appkeys import CLOCK, DB, SETTINGS
 from gateway.platform.db import READ_ONLY
 from gateway.platform.http.edge import read_form
@@ -43,7 +46,12 @@ from gateway.tracking import store as tracking
 from gateway.tracking.link_resolver import LinkResolver
 from gateway.tracking.links import delivered_long_ago
 from gateway.tracking.page_text import PageLocale, from_accept_language, supported
-from gateway.tracking.pages import json_page_response, page_response, render
+from gateway.tracking.pages import (
+    json_page_response,
+    live_page_headers,
+    page_response,
+    render,
+)
 from gateway.tracking.previews import is_preview_fetch
 from gateway.tracking.ratings import record_rating
 from gateway.tracking.rules import (
@@ -59,6 +67,7 @@ from gateway.tracking.store import TrackedEvent, TrackedShipment
 from gateway.tracking.store_links import delivered_at
 from gateway.tracking.store_ratings import Rating
 from gateway.tracking.view import (
+    OWN_FLEET,
     Notice,
     PageInput,
     TrackingView,
@@ -192,6 +201,7 @@ async def render_tracking_page(
             notice=chat_notice or notice_of(request.query.get("chat")),
             draft=draft,
         )
+    card = await _live_card(request, loaded, view)
     html = render(
         "pages/tracking.html.j2",
         v=view,
@@ -199,15 +209,50 @@ async def render_tracking_page(
         lang=view.locale.lang,
         status_url=f"/t/{token}/status",
         rating_url=f"/t/{token}/rating",
+        live_url=f"/t/{token}/live",
         chat=chat,
+        live=card,
     )
-    return page_response(request, html, status=status)
+    headers = live_page_headers(card.tiles) if card else pages.PAGE_HEADERS
+    return page_response(request, html, status=status, headers=headers)
+
+
+async def _live_card(request: web.Request, loaded: Loaded, view: TrackingView) -> LiveCard | None:
+    """The live card (map, ETA, driver line) for the store's own deliveries still under way."""
+    shipment = loaded.shipment
+    if shipment.carrier != OWN_FLEET or shipment.status == Status.DELIVERED:
+        return None
+    settings = request.app[SETTINGS]
+    live = await live_state(
+        request.app,
+        shipment.id,
+        locale=view.locale,
+        zone=zone_or_utc(view.timezone),
+        now=loaded.now,
+    )
+    return LiveCard(live, static_url(), settings.map_tiles_url, settings.map_tiles_attribution)
+
+
+async def status_json(request: web.Request) -> dict[str, Any]:
+    """`/status`'s body: the page's data plus the `live` object (the stream's `state` too).
+
+    Raises HTTPNotFound when the link is no longer good (the stream then says `gone`)."""
+    loaded = await load_link(request)
+    view = view_of(request, loaded)
+    body = view.to_json()
+    body["live"] = await live_state(
+        request.app,
+        loaded.shipment.id,
+        locale=view.locale,
+        zone=zone_or_utc(view.timezone),
+        now=loaded.now,
+    )
+    return body
 
 
 async def tracking_status(request: web.Request) -> web.Response:
     """The page's data as JSON (for live updates); reading it is not an open."""
-    loaded = await load_link(request)
-    return json_page_response(view_of(request, loaded).to_json())
+    return json_page_response(await status_json(request))
 
 
 async def delivery_photo(request: web.Request) -> web.Response:
