@@ -62,14 +62,16 @@ async def lookup(conn: AsyncConnection, token: str, now: datetime) -> WidgetGran
     return WidgetGrant(row.tenant_id, row.shipment_id, row.origin, row.generation, row.expires_at)
 
 
-async def revoke(conn: AsyncConnection, tenant_id: str, token: str) -> bool:
-    """Ends one token of this store at once. False: no such token (or another store's)."""
+async def revoke(conn: AsyncConnection, tenant_id: str, token: str) -> str | None:
+    """Ends one token of this store at once; its shipment's id, or None: no such token."""
     if not widget_rules.is_token(token):
-        return False
-    result = await conn.execute(
-        widget_tokens.delete().where(
-            widget_tokens.c.token_hash == widget_rules.token_hash(token),
-            widget_tokens.c.tenant_id == tenant_id,
-        )
+        return None
+    where = (
+        widget_tokens.c.token_hash == widget_rules.token_hash(token),
+        widget_tokens.c.tenant_id == tenant_id,
     )
-    return bool(result.rowcount)
+    query = sa.select(widget_tokens.c.shipment_id).where(*where)
+    shipment_id: str | None = (await conn.execute(query)).scalar_one_or_none()
+    if shipment_id is not None:
+        await conn.execute(widget_tokens.delete().where(*where))
+    return shipment_id

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.web import ContentCoding
@@ -21,9 +21,10 @@ from aiohttp.web import ContentCoding
 from gateway.live import store_widget_tokens as token_store
 from gateway.live import widget_load
 from gateway.live.store_widget_tokens import WidgetGrant
-from gateway.live.widget_assets import assets_json
+from gateway.live.stream import LinkGone, live_stream
 from gateway.platform.appkeys import CLOCK, DB
 from gateway.platform.db import READ_ONLY
+from gateway.tracking.routes import page_locale
 
 WIDGET_JS: Final = (Path(__file__).parent / "static" / "widget.js").read_bytes()
 _WIDGET_ETAG: Final = '"' + hashlib.sha256(WIDGET_JS).hexdigest()[:16] + '"'
@@ -87,22 +88,48 @@ async def widget_status(request: web.Request) -> web.Response:
     grant = await grant_for(request)
     if grant is None:
         return refusal(request, 401)
-    now = request.app[CLOCK].now()
-    found = await widget_load.load(request.app[DB], grant, now)
-    if found is None:
+    try:
+        body = await widget_load.state_json(request, grant)
+    except LinkGone:
         return refusal(request, 404)
-    view = widget_load.view_of(request, found, now)
-    body = widget_load.widget_json(view)
-    body["live"] = await widget_load.live_json(request.app, found, view, now)
-    body["assets"] = assets_json(request.app)
     response = web.json_response(body, headers=cors_headers(grant.origin))
     if "gzip" in request.headers.get("Accept-Encoding", "").lower():
         response.enable_compression(ContentCoding.gzip)
     return response
 
 
+async def widget_live(request: web.Request) -> web.StreamResponse:
+    """The widget's Server-Sent Events: the tracking page's stream, fenced to the token's origin."""
+    grant = await grant_for(request)
+    if grant is None:
+        return refusal(request, 401)
+    token, engine, now = request.match_info["token"], request.app[DB], request.app[CLOCK].now()
+    shipment = await widget_load.shipment_of(engine, grant, now)
+    if shipment is None:
+        return refusal(request, 404)
+
+    async def current_state() -> dict[str, Any]:
+        return await widget_load.state_json(request, grant)
+
+    async def still_valid() -> bool:
+        return await widget_load.still_open(engine, token, request.app[CLOCK].now())
+
+    try:
+        return await live_stream(
+            request,
+            grant.shipment_id,
+            current_state,
+            still_valid,
+            headers=cors_headers(grant.origin),
+            gone_text=page_locale(request, shipment).t("live.gone"),
+        )
+    except LinkGone:  # gone between the check and the stream's first state
+        return refusal(request, 404)
+
+
 # Public: the token in the path is the capability, the Origin header its fence.
 WIDGET_ROUTES: Final = (
     web.get("/widget.js", widget_js),
     web.get("/widget/{token}/status", widget_status),
+    web.get("/widget/{token}/live", widget_live, allow_head=False),
 )

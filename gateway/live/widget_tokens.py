@@ -6,22 +6,28 @@ in the embed snippet; the token opens that one shipment's widget, from that one 
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import datetime, timedelta
 from typing import Annotated, Final
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from redis.exceptions import RedisError
 
 from gateway.live import store_widget_tokens as token_store
 from gateway.live import widget_rules
 from gateway.live.store_widget_tokens import WidgetGrant
-from gateway.platform.appkeys import CLOCK, DB, SETTINGS
+from gateway.platform.appkeys import CLOCK, DB, REDIS, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
+from gateway.platform.names import LIVE_SHIPMENT_CHANNEL
 from gateway.tenants.auth import require_tenant
 from gateway.tracking import links
 from gateway.tracking import store as tracking
 from gateway.tracking.store_links import delivered_at
+
+log = logging.getLogger(__name__)
 
 TAG = "widget"
 
@@ -75,9 +81,21 @@ async def create_widget_token(request: web.Request) -> web.Response:
 async def revoke_widget_token(request: web.Request) -> web.Response:
     tenant_id = await require_tenant(request)
     async with request.app[DB].begin() as conn:
-        if not await token_store.revoke(conn, tenant_id, request.match_info["token"]):
-            raise not_found("widget token")
+        shipment_id = await token_store.revoke(conn, tenant_id, request.match_info["token"])
+    if shipment_id is None:
+        raise not_found("widget token")
+    await _announce_revoked(request, shipment_id)
     return web.Response(status=204)
+
+
+async def _announce_revoked(request: web.Request, shipment_id: str) -> None:
+    """The shipment's open streams check their token now (gateway/live/stream.py); the ended
+    one says `gone`. If Redis is away they notice at their next periodic check instead."""
+    message = json.dumps({"type": "revoked", "shipment_id": shipment_id})
+    try:
+        await request.app[REDIS].publish(LIVE_SHIPMENT_CHANNEL + shipment_id, message)
+    except (RedisError, OSError) as exc:
+        log.warning("widget token revocation not announced: %s", type(exc).__name__)
 
 
 # This module's operations; gateway/app.py mounts them and /openapi.json describes them.
