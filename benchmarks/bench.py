@@ -36,7 +36,7 @@ NOTIFY_RATES: Final = (50, 200, 500)
 # `--quick` in quick mode) when its --help offers them; its JSON's "summary" rows join the table.
 EXTRA: Final = {
     "driver pings": "driver_pings.py",
-    "live updates (SSE)": "live_sse.py",
+    "live updates (SSE)": "sse_viewers.py",  # viewers held, ping -> page, RSS
 }
 
 

@@ -52,15 +52,23 @@ class Viewer:
     queue: asyncio.Queue[tuple[str, bytes]]
     channels: set[str] = field(default_factory=set)
     dropped: bool = False
+    transport: asyncio.BaseTransport | None = None  # the stream's connection, once it started
 
     def offer(self, channel: str, data: bytes) -> bool:
         """Queue a message; False (and dropped) when the viewer is too far behind."""
         try:
             self.queue.put_nowait((channel, data))
         except asyncio.QueueFull:
-            self.dropped = True
+            self.drop()
             return False
         return True
+
+    def drop(self) -> None:
+        """End the stream now: its writer may be stuck on a reader that stopped reading, so the
+        connection is aborted rather than closed (which would wait to flush)."""
+        self.dropped = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.abort()  # type: ignore[attr-defined]
 
 
 class LiveHub:
@@ -93,8 +101,7 @@ class LiveHub:
     def close_all(self) -> None:
         """Shutdown: every open stream ends (browsers reconnect to another process)."""
         for viewer in {v for viewers in self._viewers.values() for v in viewers}:
-            if not viewer.offer(*CLOSE):
-                viewer.dropped = True
+            viewer.offer(*CLOSE)  # a full queue: dropped, its connection aborted
 
     async def join(self, viewer: Viewer, channel: str) -> None:
         viewer.channels.add(channel)
@@ -137,9 +144,13 @@ class LiveHub:
 
     async def _listen(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        # The hub's own channel first: it opens the connection even with no viewer yet.
-        await pubsub.subscribe(LIVE_HUB_CHANNEL, *self._viewers)
+        # The hub's own channel too: it opens the connection even with no viewer yet.
+        first = list(self._viewers)
+        await pubsub.subscribe(LIVE_HUB_CHANNEL, *first)
         self._pubsub = pubsub
+        joined_meanwhile = set(self._viewers) - set(first)  # join() saw no connection
+        if joined_meanwhile:
+            await pubsub.subscribe(*joined_meanwhile)
         while True:
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
             if message is None or message.get("type") != "message":

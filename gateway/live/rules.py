@@ -95,16 +95,33 @@ def driver_label(
     destination: tuple[float, float] | None,
     locale: PageLocale,
     zone: ZoneInfo,
-    now: datetime,
+    stale: bool,
 ) -> str:
     """`Your driver is 1.4 km away · seen 10:42 AM` (`Last seen` once stale)."""
     seen = locale.time(to_local(position.recorded_at, zone))
-    stale = is_stale(position.recorded_at, now)
     if destination is None:
         return locale.t("live.last_seen" if stale else "live.seen", time=seen)
     away = distance_text(distance_m(position.lat, position.lon, *destination), locale)
     key = "live.away_last_seen" if stale else "live.away_seen"
     return locale.t(key, distance=away, time=seen)
+
+
+def describe(
+    position: Position,
+    destination: tuple[float, float] | None,
+    locale: PageLocale,
+    zone: ZoneInfo,
+    stale: bool,
+) -> dict[str, Any]:
+    """The `live.driver` object, also the data of a `position` event."""
+    return {
+        "lat": position.lat,
+        "lon": position.lon,
+        "heading": position.heading,
+        "recorded_at": format_utc(position.recorded_at),
+        "stale": stale,
+        "label": driver_label(position, destination, locale, zone, stale),
+    }
 
 
 def driver_json(
@@ -114,15 +131,9 @@ def driver_json(
     zone: ZoneInfo,
     now: datetime,
 ) -> dict[str, Any]:
-    """The `live.driver` object, also the data of a `position` event."""
-    return {
-        "lat": position.lat,
-        "lon": position.lon,
-        "heading": position.heading,
-        "recorded_at": format_utc(position.recorded_at),
-        "stale": is_stale(position.recorded_at, now),
-        "label": driver_label(position, destination, locale, zone, now),
-    }
+    """`describe` as of `now` (stale after STALE_AFTER without a newer position)."""
+    stale = is_stale(position.recorded_at, now)
+    return describe(position, destination, locale, zone, stale)
 
 
 def remaining_path(

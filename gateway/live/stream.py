@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Final
 
 from aiohttp import web
@@ -89,12 +90,11 @@ class _Follow:
         self.shown = Position.from_json(driver) if driver else None
         self.shown_stale = bool(driver and driver.get("stale"))
 
-    def position(self, position: Position, now: datetime) -> dict[str, Any]:
-        locale = self.locale or PageLocale(None)
-        zone = zone_or_utc(self.zone_name)
-        out = rules.driver_json(position, self.destination, locale, zone, now)
-        self.shown, self.shown_stale = position, bool(out["stale"])
-        return out
+    def position_event(self, position: Position, now: datetime) -> bytes:
+        stale = rules.is_stale(position.recorded_at, now)
+        self.shown, self.shown_stale = position, stale
+        tag = self.locale.tag if self.locale else "en-US"
+        return _position_event(position, self.destination, tag, self.zone_name, stale)
 
     def turned_stale(self, now: datetime) -> bool:
         """The position shown was fresh when sent and is stale now (no ping since)."""
@@ -132,6 +132,7 @@ async def live_stream(
         await hub.join(viewer, LIVE_SHIPMENT_CHANNEL + shipment_id)
         await _refollow(hub, viewer, follow, state, await following(app, shipment_id))
         await response.prepare(request)
+        viewer.transport = request.transport
         await response.write(sse("state", state, retry_ms=options.retry_ms))
         session = _Session(request, response, viewer, follow, options)
         await session.run(shipment_id, current_state, still_valid, gone_text)
@@ -168,6 +169,7 @@ class _Session:
         self.viewer = viewer
         self.follow = follow
         self.options = options
+        self.next_check = 0.0
 
     async def run(
         self,
@@ -177,24 +179,40 @@ class _Session:
         gone_text: str,
     ) -> None:
         loop = asyncio.get_running_loop()
-        next_check = loop.time() + self.options.recheck_s
-        while not self.viewer.dropped:
-            wait_s = min(self.options.heartbeat_s, max(0.0, next_check - loop.time()))
-            try:
-                channel, data = await asyncio.wait_for(self.viewer.queue.get(), wait_s)
-            except TimeoutError:
-                if loop.time() >= next_check:
-                    next_check = loop.time() + self.options.recheck_s
-                    if not await still_valid():
-                        return await self._gone(gone_text)
-                await self._quiet()
-                continue
-            if (channel, data) == CLOSE or self.viewer.dropped:
-                return
-            try:
-                await self._handle(shipment_id, channel, data, current_state, still_valid)
-            except (LinkGone, web.HTTPException):
-                return await self._gone(gone_text)
+        self.next_check = loop.time() + self.options.recheck_s
+        try:
+            while not self.viewer.dropped:
+                message = await self._next(loop, shipment_id, still_valid)
+                if message is None:
+                    continue
+                if message == CLOSE or self.viewer.dropped:
+                    return
+                await self._handle(shipment_id, *message, current_state, still_valid)
+        except (LinkGone, web.HTTPException):
+            await self.response.write(sse("gone", {"text": gone_text}))
+
+    async def _next(
+        self, loop: asyncio.AbstractEventLoop, shipment_id: str, still_valid: ValidityCheck
+    ) -> tuple[str, bytes] | None:
+        """The next message, or None after a quiet spell (a heartbeat was sent). Every
+        `recheck_s`, busy or not, the link is checked (LinkGone) and whom to follow is read
+        again: a stop becoming the active one may have been announced while Redis was away."""
+        if loop.time() >= self.next_check:
+            self.next_check = loop.time() + self.options.recheck_s
+            if not await still_valid():
+                raise LinkGone()
+            if await following(self.app, shipment_id) != self.follow.driver_id:
+                return LIVE_SHIPMENT_CHANNEL + shipment_id, b"{}"  # as if it had changed
+        try:
+            return self.viewer.queue.get_nowait()  # busy: no timer to arm
+        except asyncio.QueueEmpty:
+            pass
+        wait_s = min(self.options.heartbeat_s, max(0.0, self.next_check - loop.time()))
+        try:
+            return await asyncio.wait_for(self.viewer.queue.get(), wait_s)
+        except TimeoutError:
+            await self._quiet()
+            return None
 
     async def _handle(
         self,
@@ -207,10 +225,10 @@ class _Session:
         if channel.startswith(LIVE_DRIVER_CHANNEL):
             if channel != LIVE_DRIVER_CHANNEL + (self.follow.driver_id or ""):
                 return  # a driver left behind a moment ago
-            position = Position.from_json(_json(data))
+            position = _position(data)
             if position is not None:
                 now = self.app[CLOCK].now()
-                await self.response.write(sse("position", self.follow.position(position, now)))
+                await self.response.write(self.follow.position_event(position, now))
             return
         if _json(data).get("type") == "revoked" and not await still_valid():
             raise LinkGone()
@@ -223,12 +241,29 @@ class _Session:
         """A heartbeat; and a shown position turning stale is told then (no ping may come)."""
         now, shown = self.app[CLOCK].now(), self.follow.shown
         if shown is not None and self.follow.turned_stale(now):
-            await self.response.write(sse("position", self.follow.position(shown, now)))
+            await self.response.write(self.follow.position_event(shown, now))
             return
         await self.response.write(HEARTBEAT)
 
-    async def _gone(self, text: str) -> None:
-        await self.response.write(sse("gone", {"text": text}))
+
+@lru_cache(maxsize=1024)
+def _position(data: bytes) -> Position | None:
+    """A published position, parsed once for all the viewers it reaches."""
+    return Position.from_json(_json(data))
+
+
+@lru_cache(maxsize=4096)
+def _position_event(
+    position: Position,
+    destination: tuple[float, float] | None,
+    locale_tag: str,
+    zone_name: str,
+    stale: bool,
+) -> bytes:
+    """One `position` event, the same bytes for every viewer who sees it the same way (the
+    open tabs of one stop): labelled and encoded once, not once per tab."""
+    locale, zone = PageLocale(locale_tag), zone_or_utc(zone_name)
+    return sse("position", rules.describe(position, destination, locale, zone, stale))
 
 
 def _json(data: bytes) -> dict[str, Any]:

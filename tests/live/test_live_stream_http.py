@@ -4,6 +4,8 @@ connection for all the viewers of a process."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -105,3 +107,23 @@ async def test_all_viewers_of_a_process_share_one_pubsub_connection(
 async def _subscribed_connections(redis: Redis) -> int:
     clients: list[dict[str, Any]] = await redis.client_list()
     return sum(1 for c in clients if int(c.get("sub", 0)) or int(c.get("psub", 0)))
+
+
+async def test_open_streams_survive_the_pubsub_connection_dropping(
+    quick: TestClient[Any, Any], engine: AsyncEngine, redis: Redis
+) -> None:
+    delivery = await own_delivery(quick, engine)
+    await drive(quick, delivery, 100, 0)
+    stream = await quick.get(f"{delivery.paths[0]}/live")
+    await events(stream, "state")
+    killed = await redis.client_kill_filter(_type="pubsub")
+    assert killed >= 1
+    for step in range(1, 40):  # the hub reconnects within a second or so; pings go on
+        await drive(quick, delivery, 100 + step * 10, step)
+        with contextlib.suppress(TimeoutError):
+            got = await asyncio.wait_for(events(stream, "position"), 0.5)
+            assert got[-1][0] == "position"
+            break
+    else:
+        raise AssertionError("no position after the pub/sub connection came back")
+    stream.close()
