@@ -11,29 +11,25 @@ A token whose shipment's links were revoked, or delivered 30+ days ago, answers 
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.web import ContentCoding
 
+from gateway.live import static_files, widget_load
 from gateway.live import store_widget_tokens as token_store
-from gateway.live import widget_load
 from gateway.live.store_widget_tokens import WidgetGrant
 from gateway.live.stream import LinkGone, live_stream
 from gateway.platform.appkeys import CLOCK, DB
 from gateway.platform.db import READ_ONLY
 from gateway.tracking.routes import page_locale
 
-WIDGET_JS: Final = (Path(__file__).parent / "static" / "widget.js").read_bytes()
-_WIDGET_ETAG: Final = '"' + hashlib.sha256(WIDGET_JS).hexdigest()[:16] + '"'
 WIDGET_JS_HEADERS: Final = {
     # A fixed URL (the embed snippet's): a new version must reach pages within minutes.
     "Cache-Control": "public, max-age=300",
     "X-Content-Type-Options": "nosniff",
     "Cross-Origin-Resource-Policy": "cross-origin",  # loaded by store pages
-    "ETag": _WIDGET_ETAG,
+    "Vary": "Accept-Encoding",
 }
 # Every widget answer: per viewer, never cached, and different per asking origin.
 _BASE_HEADERS: Final = {
@@ -44,18 +40,18 @@ _BASE_HEADERS: Final = {
 
 
 async def widget_js(request: web.Request) -> web.Response:
-    """The same bytes as static/widget.js, under the contract's fixed URL."""
-    if _WIDGET_ETAG in request.headers.get("If-None-Match", ""):
-        return web.Response(status=304, headers=WIDGET_JS_HEADERS)
-    response = web.Response(
-        body=WIDGET_JS,
-        content_type="text/javascript",
-        charset="utf-8",
-        headers=WIDGET_JS_HEADERS,
-    )
-    if "gzip" in request.headers.get("Accept-Encoding", "").lower():
-        response.enable_compression(ContentCoding.gzip)
-    return response
+    """static/widget.js under the contract's fixed URL: the bytes (and gzip) static files hold."""
+    found = static_files.load()  # read and compressed at start-up (prepare_static)
+    asset = found.files["widget.js"]
+    etag = f'"{found.version}"'  # changes with any static file; good enough for a 5-minute cache
+    headers = {**WIDGET_JS_HEADERS, "ETag": etag}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    body = asset.body
+    if asset.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "").lower():
+        headers["Content-Encoding"] = "gzip"
+        body = asset.gzipped
+    return web.Response(body=body, content_type=asset.content_type, headers=headers)
 
 
 def refusal(request: web.Request, status: int) -> web.Response:
