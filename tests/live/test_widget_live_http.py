@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.drivers.city import latlon
+from gateway.app import create_app
+from gateway.live.hub import LIVE_OPTIONS, StreamOptions
+from gateway.platform.appkeys import CLOCK
+from gateway.platform.http.edge import SERVER_OPTIONS
+from gateway.platform.settings import Settings
+from tests.drivers.city import T0, latlon
 from tests.live.gateway_support import drive, events, own_delivery
 from tests.live.widget_support import SHOP, widget_token
 
@@ -95,3 +102,28 @@ async def test_revoking_the_links_ends_the_widgets_stream(
     response = await _stream(client, token, SHOP)
     assert (response.status, await response.read()) == (404, b"")
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
+
+
+@pytest.fixture
+async def quick(aiohttp_client: Any, settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
+    """The gateway with a heartbeat every 0.2 s and a token check every 0.3 s."""
+    app = create_app(settings)
+    app[LIVE_OPTIONS] = StreamOptions(heartbeat_s=0.2, recheck_s=0.3, retry_ms=100)
+    server = TestServer(app)
+    await server.start_server(**SERVER_OPTIONS)
+    client: TestClient[Any, Any] = await aiohttp_client(server)
+    yield client
+
+
+async def test_a_token_expiring_while_connected_ends_with_gone(
+    quick: TestClient[Any, Any], engine: AsyncEngine
+) -> None:
+    delivery = await own_delivery(quick, engine)
+    issued = await widget_token(quick, delivery.store, delivery.shipments[0], ttl_s=60)
+    stream = await _stream(quick, issued["token"], SHOP)
+    await events(stream, "state")
+    quick.app[CLOCK].freeze(T0 + timedelta(seconds=61))
+    await events(stream, "gone")
+    assert (await stream.content.read()).strip() == b""
+    response = await _stream(quick, issued["token"], SHOP)
+    assert (response.status, await response.read()) == (401, b"")
