@@ -17,7 +17,7 @@ from gateway.demo.sample_store import SampleStore, serve_sample_store
 from tests.drivers.city import T0
 from tests.drivers.drivers_support import stop_event
 from tests.live.gateway_support import Delivery, drive, own_delivery
-from tests.live.live_support import DESKTOP, screenshot_path
+from tests.live.live_support import DESKTOP, MOBILE, screenshot_path
 from tests.live.test_widget_gateway_browser import OSM, _open
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -79,3 +79,8 @@ async def test_the_sample_store_page_shows_the_widget_live(
     await page.wait_for_timeout(700)  # tiles fade in
     await page.screenshot(path=screenshot_path("widget-sample-store"))
     await watched.assert_clean()
+    phone = await _open(browser, store_page, MOBILE)
+    await expect(phone.page.locator(".lm-truck")).to_be_visible()
+    await phone.page.wait_for_timeout(700)
+    await phone.page.screenshot(path=screenshot_path("widget-sample-store-mobile"), full_page=True)
+    await phone.assert_clean()
