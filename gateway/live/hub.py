@@ -26,6 +26,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from gateway.platform.appkeys import REDIS
+from gateway.platform.metrics import LIVE_STREAMS_DROPPED
 from gateway.platform.names import LIVE_HUB_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,10 @@ RECONNECT_S: Final = 1.0
 @dataclass(frozen=True, slots=True)
 class StreamOptions:
     heartbeat_s: float = 15.0  # a comment this often keeps proxies from closing the stream
-    recheck_s: float = 30.0  # the link's validity is read again this often (expiry, lost pubs)
+    # The link is read again about this often (±20%, so streams opened together spread out):
+    # expiry, and a revocation or a stop change lost with Redis. Revocations are pushed; this is
+    # the fallback, and its cost (a few queries) is paid by every open stream.
+    recheck_s: float = 120.0
     queue_max: int = 256  # events waiting for one viewer; one more and the viewer is dropped
     retry_ms: int = 5000  # the browser's reconnect delay
 
@@ -129,6 +133,7 @@ class LiveHub:
                 continue
             if not viewer.offer(channel, data):
                 self.dropped += 1
+                LIVE_STREAMS_DROPPED.inc()
                 log.info("live viewer dropped: %d events behind", self._queue_max)
 
     async def _run(self) -> None:

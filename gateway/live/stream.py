@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import json
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from gateway.live.hub import CLOSE, LIVE_HUB, LIVE_OPTIONS, LiveHub, StreamOptio
 from gateway.live.rules import Position
 from gateway.live.view import following
 from gateway.platform.appkeys import CLOCK
+from gateway.platform.metrics import LIVE_STREAMS
 from gateway.platform.names import LIVE_DRIVER_CHANNEL, LIVE_SHIPMENT_CHANNEL
 from gateway.tracking.page_text import PageLocale
 
@@ -132,13 +134,16 @@ async def live_stream(
         await hub.join(viewer, LIVE_SHIPMENT_CHANNEL + shipment_id)
         await _refollow(hub, viewer, follow, state, await following(app, shipment_id))
         await response.prepare(request)
+        LIVE_STREAMS.inc()
         viewer.transport = request.transport
         await response.write(sse("state", state, retry_ms=options.retry_ms))
         session = _Session(request, response, viewer, follow, options)
         await session.run(shipment_id, current_state, still_valid, gone_text)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass  # the browser went away, or the server is stopping
+    except ConnectionResetError:
+        pass  # the browser went away (or its connection was aborted as too slow)
     finally:
+        if response.prepared:
+            LIVE_STREAMS.dec()
         await hub.leave(viewer)
     return response
 
@@ -179,7 +184,7 @@ class _Session:
         gone_text: str,
     ) -> None:
         loop = asyncio.get_running_loop()
-        self.next_check = loop.time() + self.options.recheck_s
+        self.next_check = loop.time() + self._recheck_s()
         try:
             while not self.viewer.dropped:
                 message = await self._next(loop, shipment_id, still_valid)
@@ -191,6 +196,9 @@ class _Session:
         except (LinkGone, web.HTTPException):
             await self.response.write(sse("gone", {"text": gone_text}))
 
+    def _recheck_s(self) -> float:
+        return self.options.recheck_s * random.uniform(0.8, 1.2)  # noqa: S311 - not a secret
+
     async def _next(
         self, loop: asyncio.AbstractEventLoop, shipment_id: str, still_valid: ValidityCheck
     ) -> tuple[str, bytes] | None:
@@ -198,7 +206,7 @@ class _Session:
         `recheck_s`, busy or not, the link is checked (LinkGone) and whom to follow is read
         again: a stop becoming the active one may have been announced while Redis was away."""
         if loop.time() >= self.next_check:
-            self.next_check = loop.time() + self.options.recheck_s
+            self.next_check = loop.time() + self._recheck_s()
             if not await still_valid():
                 raise LinkGone()
             if await following(self.app, shipment_id) != self.follow.driver_id:

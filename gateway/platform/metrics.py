@@ -72,3 +72,7 @@ NOTIFICATIONS_OUTCOME_UNKNOWN: Final = Gauge(
     "Notifications that may or may not have been sent (worker died or provider did not answer)",
     ["channel"],
 )
+LIVE_STREAMS: Final = Gauge("lastmile_live_streams", "Open live streams (SSE) in this process")
+LIVE_STREAMS_DROPPED: Final = Counter(
+    "lastmile_live_streams_dropped_total", "Live streams ended because the viewer fell behind"
+)

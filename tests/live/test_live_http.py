@@ -170,6 +170,9 @@ async def test_a_slow_viewer_is_dropped_instead_of_buffered(
         while chunk := await stream.content.read(65536):  # until the server ends the stream
             read += len(chunk)
     assert read < 40_000 * len(message)  # most were never sent: the viewer was dropped
+    metrics = await (await client.get("/metrics")).text()
+    dropped = re.search(r"^lastmile_live_streams_dropped_total (\S+)$", metrics, re.MULTILINE)
+    assert dropped is not None and float(dropped[1]) >= 1
     assert (await status(client, delivery.paths[0]))["live"]["driver"] is not None
 
 
