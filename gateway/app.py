@@ -27,6 +27,7 @@ from gateway.drivers.rules.deviation import PathCache
 from gateway.drivers.store_keys import KeyCache
 from gateway.drivers.writes import WRITES, WriteGate
 from gateway.live import routes as live
+from gateway.live import widget, widget_tokens
 from gateway.live.hub import end_live_streams, live_hub
 from gateway.live.static_files import prepare_static
 from gateway.notifications import callbacks, log_api
@@ -64,6 +65,7 @@ STORE_API: Final[Sequence[Operation]] = (
     *proofs.API,  # the driver app: proof of delivery
     *chat.API,  # the customer-driver thread as the store sees it
     *chat.DRIVER_API,  # the driver app: messages with customers
+    *widget_tokens.API,  # tokens for the embeddable widget
 )
 
 
@@ -94,6 +96,7 @@ def create_app(settings: Settings, *, redis_url: str | None = None) -> web.Appli
     app.router.add_routes(tracking.PAGE_ROUTES)  # customers: the link is the capability
     app.router.add_routes(chat.PAGE_ROUTES)  # customers: a message for the driver
     app.router.add_routes(live.ROUTES)  # customers: the live stream; everyone: /static/<v>/
+    app.router.add_routes(widget.WIDGET_ROUTES)  # store pages: CORS for the token's origin
     app.router.add_routes(proofs.IMAGE_ROUTES)  # customers: proof images behind signed links
     app.router.add_routes(dispatch.ROUTES)  # dispatchers: a session cookie from the API key
     app.router.add_routes(callbacks.ROUTES)  # providers: signed callbacks

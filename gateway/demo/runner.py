@@ -15,8 +15,10 @@ from gateway.carriers import store as connections
 from gateway.demo import receiver
 from gateway.demo.console import demo_worker_ctx, say
 from gateway.demo.parcels import replay_forever
+from gateway.demo.sample_store import SampleStore, serve_sample_store
 from gateway.demo.state import DemoStore, ensure_store, fresh_endpoint, log_file
 from gateway.demo.terminal import own_foreground
+from gateway.live.widget_assets import tile_origin
 from gateway.notifications.settings import NotificationSettings
 from gateway.notifications.store_config import put_settings
 from gateway.platform.appkeys import DB, SETTINGS
@@ -42,7 +44,8 @@ def run_demo(settings: Settings, *, host: str, port: int, state_dir: Path, verbo
         app = create_app(settings, redis_url=redis_url)
         app.router.add_post(receiver.PATH, receiver.receive)  # the demo store's own endpoint
         app.cleanup_ctx.append(_worker(settings, redis_url))
-        app.cleanup_ctx.append(_demo_store(state_dir, f"http://{host}:{port}"))
+        shop_port = (port + 1) % 65536  # the sample store page: another origin
+        app.cleanup_ctx.append(_demo_store(state_dir, f"http://{host}:{port}", host, shop_port))
         web.run_app(app, host=host, port=port, print=None, access_log=None, **SERVER_OPTIONS)
     say(f"Everything stopped (gateway, worker, Redis). The demo store's key stays in {state_dir}/.")
 
@@ -66,7 +69,7 @@ def _worker(settings: Settings, redis_url: str) -> _CleanupCtx:
     return ctx
 
 
-def _demo_store(state_dir: Path, base_url: str) -> _CleanupCtx:
+def _demo_store(state_dir: Path, base_url: str, host: str, shop_port: int) -> _CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         credential = secrets.token_urlsafe(24)
         async with app[DB].begin() as conn:
@@ -79,7 +82,9 @@ def _demo_store(state_dir: Path, base_url: str) -> _CleanupCtx:
             secret = await fresh_endpoint(conn, store.tenant_id, base_url + receiver.PATH)
         app[receiver.SECRET] = secret
         public = app[SETTINGS].public_url
-        _banner(public, store, state_dir)
+        shop = SampleStore(base_url, public, store.api_key, tile_origin(app[SETTINGS]))
+        shop_runner, shop_url = await serve_sample_store(shop, host, shop_port)
+        _banner(public, store, state_dir, shop_url)
         hook_url = f"{base_url}/hooks/ups/{connection_id}"
         tasks = (
             asyncio.create_task(
@@ -93,11 +98,12 @@ def _demo_store(state_dir: Path, base_url: str) -> _CleanupCtx:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await shop_runner.cleanup()
 
     return ctx
 
 
-def _banner(public: str, store: DemoStore, state_dir: Path) -> None:
+def _banner(public: str, store: DemoStore, state_dir: Path, shop_url: str) -> None:
     where = {
         "created": f"new, saved in {state_dir}/store.json",
         "reused": f"the same as last time, from {state_dir}/store.json",
@@ -112,6 +118,7 @@ def _banner(public: str, store: DemoStore, state_dir: Path) -> None:
         f"               {where}\n"
         f"  try:         curl -H 'Authorization: Bearer {store.api_key}' {public}/v1/shipments\n"
         f"{console_banner(public)}\n"
+        f"  Sample store page: {shop_url}   (a store's order page embedding the tracking widget)\n"
         f"  logs:        {log_file(state_dir)}   (--verbose prints them here too)\n"
         "  Ctrl-C stops everything.\n\n"
         "What happens, as it happens: → carrier webhook in, ✉ message out, ⇢ store webhook out."

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     map_tiles_attribution: str = (
         '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
     )
+    # Widget tokens (POST /v1/widget-tokens) last this long unless the request asks for less.
+    widget_token_ttl_s: int = Field(default=3600, ge=60, le=86400)
 
     @field_validator("database_url")
     @classmethod

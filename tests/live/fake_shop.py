@@ -20,6 +20,7 @@ class FakeShop:
     tokens: list[str] = field(default_factory=list)
     scripts: int = 1
     hostile: bool = False
+    tiles: str = ""  # a tile server's origin for img-src (the real gateway's default is OSM)
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -43,7 +44,7 @@ class FakeShop:
         gw = self.gateway
         return (
             f"default-src 'self'; script-src 'self' {gw}; connect-src 'self' {gw}; "
-            f"img-src 'self' data: {gw}; style-src 'self'; base-uri 'none'"
+            f"img-src 'self' data: {gw} {self.tiles}; style-src 'self'; base-uri 'none'"
         )
 
     async def _page(self, request: web.Request) -> web.Response:
