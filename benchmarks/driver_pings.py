@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import aiohttp
 import sqlalchemy as sa
@@ -46,6 +46,7 @@ BENCH_DIR: Final = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH_DIR.parent), str(BENCH_DIR)]
 
 import driver_traces as traces  # noqa: E402
+from benchlib import write_json  # noqa: E402
 from ingest import (  # noqa: E402 - the sibling benchmark's process helpers
     HOST,
     BenchError,
@@ -156,6 +157,12 @@ async def throughput(gateway: Gateway, args: argparse.Namespace, database_url: s
         f"{BATCH} pings (route of {STOPS} stops, {len(path)}-vertex path)"
     )
     _report_throughput(tally, elapsed, cpu, sent)
+    FOUND.update(
+        pings_per_s=tally.accepted / elapsed, accepted=tally.accepted, sent=sent,
+        batch_p50_ms=percentile(tally.latencies, 50) * 1000,
+        batch_p99_ms=percentile(tally.latencies, 99) * 1000, serve_cpu=cpu,
+        deliveries=not args.no_deliveries, drivers=args.drivers,
+    )  # fmt: skip
     total = tally.accepted + warm.accepted
     print(f"  positions stored:   {stored:,} (accepted incl. warm-up: {total:,})")
     if args.py_spy:
@@ -282,6 +289,11 @@ async def _measure_latency(
         after_202.append(arrived - answered[(routes[route_id], batch.first_at)])
     answers = [answered[k] - sent[k] for k in answered]
     _report_latency(args, receiver, expected * len(tokens), waits)
+    if waits:
+        FOUND.update(
+            alerts=len(receiver.arrivals), alerts_expected=expected * len(tokens),
+            alert_p50_ms=percentile(waits, 50) * 1000, alert_p99_ms=percentile(waits, 99) * 1000,
+        )  # fmt: skip
     print(f"  of which after the 202: {_spread(after_202)};  every 202 took: {_spread(answers)}")
 
 
@@ -333,6 +345,32 @@ def run(args: argparse.Namespace) -> None:
         asyncio.run(latency(gateway, args))
 
 
+# The figures for `--json` (bench.py's table): filled in by throughput() and latency().
+FOUND: dict[str, Any] = {}
+
+
+def summary(found: dict[str, Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if "pings_per_s" in found:
+        what = "with stop events" if found["deliveries"] else "pings only"
+        rows.append(
+            {"figure": f"accepted pings/s, batches of 500 ({what})",
+             "value": f"{found['pings_per_s']:,.0f}", "unit": "pings/s",
+             "p50_ms": round(found["batch_p50_ms"], 1), "p99_ms": round(found["batch_p99_ms"], 1),
+             "note": f"{found['drivers']} drivers, geofence + deviation + ETA evaluated, "
+                     f"serve CPU {found['serve_cpu']:.0%}",
+             "goal": ">= 20,000", "met": found["pings_per_s"] >= 20_000}
+        )  # fmt: skip
+    if "alert_p99_ms" in found:
+        rows.append(
+            {"figure": "ping -> signed alert webhook", "value": found["alerts"], "unit": "alerts",
+             "p50_ms": round(found["alert_p50_ms"], 1), "p99_ms": round(found["alert_p99_ms"], 1),
+             "note": f"{found['alerts']}/{found['alerts_expected']} received",
+             "goal": "p99 <= 1000 ms", "met": found["alert_p99_ms"] <= 1000}
+        )  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
@@ -346,12 +384,20 @@ def main() -> None:
     parser.add_argument(
         "--no-deliveries", action="store_true", help="throughput: pings only, no stop events"
     )
+    parser.add_argument("--quick", action="store_true", help="fewer drivers and batches")
+    parser.add_argument("--json", type=Path, help="also write the figures here (bench.py)")
     args = parser.parse_args()
+    if args.quick:
+        args.drivers, args.batches, args.latency_drivers, args.cycles = 4, 12, 8, 2
     try:
         run(args)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
+        if args.json:
+            write_json(args.json, {**FOUND, "error": str(exc)})
         sys.exit(1)
+    if args.json:
+        write_json(args.json, {**FOUND, "summary": summary(FOUND)})
 
 
 if __name__ == "__main__":
