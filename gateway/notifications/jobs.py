@@ -14,11 +14,13 @@ A worker that is *stopped* (arq cancels running jobs) lets the provider call fin
 its outcome first, so a deploy does not turn sent messages into `outcome_unknown`.
 
 Waiting is done with arq's `Retry(defer=...)`, which keeps the job id: the collapse window
-(newer news for the same shipment and channel suppresses this one as `superseded`), quiet hours
-in the recipient's zone, and retryable provider errors along BACKOFF_S with jitter (a provider's
-Retry-After is a floor). Each wait's end is also kept in the row's `send_after`, so the
-reconciler can queue the job again from the database alone if Redis loses it. Provider attempts
-are counted on the row, not by arq's job_try.
+(leading edge: the first news goes out at once, news within the window after it waits for the
+window to close; newer news for the same shipment and channel suppresses this one as
+`superseded`, and a burst whose newest news is what the customer heard last ends `unchanged`),
+quiet hours in the recipient's zone, and retryable provider errors along BACKOFF_S with jitter
+(a provider's Retry-After is a floor). Each wait's end is also kept in the row's `send_after`,
+so the reconciler can queue the job again from the database alone if Redis loses it. Provider
+attempts are counted on the row, not by arq's job_try.
 """
 
 from __future__ import annotations
@@ -147,15 +149,9 @@ async def _prepare_in_transaction(
             return SendOutcome.OUTCOME_UNKNOWN
         if row.status is not NotificationStatus.QUEUED:
             return SendOutcome.DONE_ALREADY
-        if view.superseded:
-            await outcome.suppress(conn, row, Reason.SUPERSEDED)
-            return SendOutcome.SUPPRESSED
-        if view.opted_out:
-            await outcome.suppress(conn, row, Reason.OPTED_OUT, fallback=True)
-            return SendOutcome.SUPPRESSED
-        wait = await _wait_until(conn, view, now)
-        if wait is not None:
-            return _Wait(wait)
+        held = await _hold(conn, view, now)
+        if held is not None:
+            return held
         composed = await compose(conn, view, ctx["settings"].public_url)
         lease_until = now + timedelta(seconds=SEND_LEASE_S)
         if not await store.claim(conn, row.id, composed.columns(), lease_until):
@@ -163,12 +159,34 @@ async def _prepare_in_transaction(
         return _Ready(row, composed)
 
 
-async def _wait_until(conn: AsyncConnection, view: SendView, now: datetime) -> datetime | None:
-    """The collapse window, then quiet hours in the recipient's zone (unless urgent)."""
+async def _hold(conn: AsyncConnection, view: SendView, now: datetime) -> _Wait | SendOutcome | None:
+    """Why a queued row is not sent now: fresher news, an opt-out, a wait, nothing new to say."""
+    row = view.row
+    if view.superseded:
+        await outcome.suppress(conn, row, Reason.SUPERSEDED)
+        return SendOutcome.SUPPRESSED
+    if view.opted_out:
+        await outcome.suppress(conn, row, Reason.OPTED_OUT, fallback=True)
+        return SendOutcome.SUPPRESSED
+    waiting = row.reason != Reason.QUIET_HOURS.value  # quiet hours are re-checked each run
+    if waiting and row.send_after is not None and row.send_after > now:
+        return _Wait(row.send_after)
+    if row.reason == Reason.COLLAPSE_WINDOW.value and await _nothing_new(conn, row):
+        await outcome.suppress(conn, row, Reason.UNCHANGED)
+        return SendOutcome.SUPPRESSED
+    quiet = await _quiet_until(conn, view, now)
+    return _Wait(quiet) if quiet is not None else None
+
+
+async def _nothing_new(conn: AsyncConnection, row: Notification) -> bool:
+    """A burst closed on what the customer heard last (e.g. delivered → exception → delivered)."""
+    heard = await reads.last_heard(conn, row)
+    return heard is not None and heard == (row.event.value, row.facts)
+
+
+async def _quiet_until(conn: AsyncConnection, view: SendView, now: datetime) -> datetime | None:
+    """Quiet hours in the recipient's zone (unless the event is urgent)."""
     row, settings = view.row, view.settings
-    collapsing = row.reason != Reason.QUIET_HOURS.value  # quiet hours are re-checked each run
-    if collapsing and row.send_after is not None and row.send_after > now:
-        return row.send_after
     if settings.quiet_hours is None or row.event in settings.urgent_events:
         return None
     until = quiet_until(now, view.recipient.zone, settings.quiet_hours.window())
