@@ -113,11 +113,15 @@ def build_worker(settings: Settings, redis_url: str, **overrides: Any) -> Worker
         "redis_settings": RedisSettings.from_dsn(redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "ctx": {"settings": settings, **ctx},
+        # send_inline: the lean event path (gateway/shipments/jobs.py); tests calling jobs
+        # directly leave it out and drive each step themselves.
+        "ctx": {"settings": settings, "send_inline": True, **ctx},
         "max_jobs": 50,
         # On SIGTERM/SIGINT, running jobs get this long to finish before arq cancels them.
         "job_completion_wait": 20,
-        "poll_delay": 0.05,  # arq's default 0.5 s would dominate event-to-notification latency
+        # arq's default 0.5 s would dominate event-to-notification latency; an idle poll is
+        # one cheap Redis round trip, so 10 ms costs little and keeps the latency floor low.
+        "poll_delay": 0.01,
         "keep_result": 3600,
         "max_tries": 6,
         "job_timeout": MAX_JOB_TIMEOUT_S,  # for any job that does not set its own

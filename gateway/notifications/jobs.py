@@ -67,6 +67,7 @@ JOB_TIMEOUT_S: Final = 30.0
 # Longer than a run can still record the provider's answer (timeout, then the call it lets
 # finish), shorter than arq's in-progress key, so the re-run after a kill finds it expired.
 SEND_LEASE_S: Final = 45.0
+_LEASE: Final = timedelta(seconds=SEND_LEASE_S)
 RECORD_PATIENCE_S: Final = 15.0  # the provider answered: keep trying to write down what it said
 _T = TypeVar("_T")
 
@@ -84,7 +85,7 @@ class SendOutcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class _Ready:
+class Ready:
     row: Notification
     composed: Composed
 
@@ -112,6 +113,42 @@ SEND_NOTIFICATION: Final = func(
 )
 
 
+async def claim_due_now(
+    ctx: JobContext, conn: AsyncConnection, notification_id: str
+) -> Ready | None:
+    """In the transaction that planned it: claim a notification that is due now, so the planning
+    job sends it right after commit instead of a separate `send_notification` job.
+
+    None when it is not to be sent now (a wait, a suppression, claimed elsewhere): its job,
+    handed to arq as usual, decides. A claimed row's job stays in the outbox as the safety net:
+    if this worker dies before the outcome is recorded, the job finds the lease and treats the
+    send as it would its own run's (at most once).
+    """
+    view = await reads.load_for_send(conn, notification_id)
+    if view is None or view.row.status is not NotificationStatus.QUEUED:
+        return None
+    if view.row.send_after is not None:
+        return None  # a collapse window or a back-off: the job waits it out
+    now = datetime.now(UTC)
+    if await _hold(conn, view, now) is not None:
+        return None
+    composed = await compose(conn, view, ctx["settings"].public_url)
+    if not await store.claim(conn, view.row.id, composed.columns(), now + _LEASE):
+        return None
+    return Ready(view.row, composed)
+
+
+async def send_claimed(ctx: JobContext, ready: Ready) -> bool:
+    """The provider call for a row `claim_due_now` claimed; True when its job has nothing left
+    to do (sent, or failed for good), False when it must run (a retry after a back-off)."""
+    try:
+        outcome_ = await _deliver(ctx, ready)
+    except Retry:
+        return False  # released with its retry time: the job, when it runs, waits for it
+    JOBS_RUN.labels(Job.SEND_NOTIFICATION, outcome_.value).inc()
+    return True
+
+
 async def due_jobs(
     conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
 ) -> list[PendingJob]:
@@ -120,7 +157,7 @@ async def due_jobs(
     return [PendingJob(send_job_id(nid), Job.SEND_NOTIFICATION, [nid]) for nid in ids]
 
 
-async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | SendOutcome:
+async def _prepare(ctx: JobContext, notification_id: str) -> Ready | _Wait | SendOutcome:
     """Decide, in one transaction: not at all, not yet, or now (then claim and render)."""
     now = datetime.now(UTC)
     with collect_added_jobs() as follow_up:
@@ -132,7 +169,7 @@ async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | Se
 
 async def _prepare_in_transaction(
     ctx: JobContext, notification_id: str, now: datetime
-) -> _Ready | _Wait | SendOutcome:
+) -> Ready | _Wait | SendOutcome:
     async with ctx["db"].begin() as conn:
         view = await reads.load_for_send(conn, notification_id)
         if view is None:
@@ -153,10 +190,9 @@ async def _prepare_in_transaction(
         if held is not None:
             return held
         composed = await compose(conn, view, ctx["settings"].public_url)
-        lease_until = now + timedelta(seconds=SEND_LEASE_S)
-        if not await store.claim(conn, row.id, composed.columns(), lease_until):
+        if not await store.claim(conn, row.id, composed.columns(), now + _LEASE):
             return SendOutcome.CLAIMED_ELSEWHERE
-        return _Ready(row, composed)
+        return Ready(row, composed)
 
 
 async def _hold(conn: AsyncConnection, view: SendView, now: datetime) -> _Wait | SendOutcome | None:
@@ -208,7 +244,7 @@ async def _defer(ctx: JobContext, notification_id: str, until: datetime) -> Send
     raise Retry(defer=delay_s)
 
 
-async def _deliver(ctx: JobContext, ready: _Ready) -> SendOutcome:
+async def _deliver(ctx: JobContext, ready: Ready) -> SendOutcome:
     """Send, then record the outcome, even when the worker is being stopped meanwhile."""
     channel = ctx["channels"][ready.row.channel]
     call = asyncio.ensure_future(channel.send(ready.composed.message))
@@ -225,7 +261,7 @@ async def _deliver(ctx: JobContext, ready: _Ready) -> SendOutcome:
     return await _record(ctx, ready, call)
 
 
-async def _record(ctx: JobContext, ready: _Ready, call: asyncio.Future[Receipt]) -> SendOutcome:
+async def _record(ctx: JobContext, ready: Ready, call: asyncio.Future[Receipt]) -> SendOutcome:
     row, attempt = ready.row, ready.row.attempts + 1
     try:
         receipt = call.result()

@@ -103,6 +103,7 @@ async def _burst_timing(conn: AsyncConnection, shipment_id: str, window_s: int) 
     within the window (or a burst is already waiting to close): then it waits for the close."""
     if not window_s:
         return _at_once
+    await reads.lock_shipment(conn, shipment_id)
     now, window = datetime.now(UTC), timedelta(seconds=window_s)
     recent = await reads.recent_sends(conn, shipment_id, now - window)
     if not recent:

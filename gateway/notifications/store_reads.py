@@ -179,6 +179,14 @@ _SENDING: Final = NotificationStatus.SENDING.value
 _PENDING: Final = (NotificationStatus.QUEUED.value, NotificationStatus.SENDING.value)
 
 
+async def lock_shipment(conn: AsyncConnection, shipment_id: str) -> None:
+    """Plans for one shipment one at a time, so the second sees the first's message (PostgreSQL;
+    on SQLite writing transactions run one at a time anyway)."""
+    if conn.dialect.name == "postgresql":
+        query = sa.select(shipments.c.id).where(shipments.c.id == shipment_id).with_for_update()
+        await conn.execute(query)
+
+
 async def recent_sends(
     conn: AsyncConnection, shipment_id: str, since: datetime
 ) -> list[RecentSend]:
