@@ -23,6 +23,7 @@ from gateway.platform.names import Job
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.resilient_worker import ResilientWorker, retry_on_outage
 from gateway.platform.settings import Settings
+from gateway.platform.tenant_cache import ConfigListener
 from gateway.platform.vault import install_keys
 from gateway.recovery import EVERY_S, FINDERS, reconcile_due_work
 from gateway.shipments.jobs import SHIPMENT_CHANGED, purge_expired
@@ -87,11 +88,18 @@ async def startup(ctx: dict[str, Any]) -> None:
         relay = OutboxRelay(ctx["db"], ctx["redis"], poll_s=settings.outbox_poll_s, finders=FINDERS)
         relay.start()
         ctx["relay"] = relay
+    if "config_changes" not in ctx:  # cached rules and endpoints: changes from every process
+        listener = ConfigListener(ctx["redis"])
+        listener.start()
+        ctx["config_changes"] = listener
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await stop_webhooks(ctx)
     await stop_notifications(ctx)
+    listener: ConfigListener | None = ctx.pop("config_changes", None)
+    if listener is not None:
+        await listener.stop()
     relay: OutboxRelay | None = ctx.pop("relay", None)
     if relay is not None:
         await relay.stop()

@@ -113,7 +113,7 @@ async def _burst_timing(conn: AsyncConnection, shipment_id: str, window_s: int) 
 
 async def plan_event(conn: AsyncConnection, trigger: Trigger) -> list[str]:
     """Write the notifications `trigger` causes; returns the ids of newly queued ones."""
-    rules = [stored.rule for stored in await config.list_rules(conn, trigger.tenant_id)]
+    rules = [stored.rule for stored in await config.cached_rules(conn, trigger.tenant_id)]
     matched = matching(rules or DEFAULT_RULES, trigger.event)
     if not matched:
         return []
