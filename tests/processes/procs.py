@@ -246,7 +246,7 @@ class Children:
         args: Sequence[str],
         env: Mapping[str, str],
         *,
-        within_s: float = 30.0,
+        within_s: float = 60.0,  # a loaded 2-core CI box can take half a minute to import
         cwd: Path | None = None,
         new_session: bool = False,
     ) -> tuple[Child, dict[str, object]]:
