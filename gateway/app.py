@@ -41,6 +41,7 @@ from gateway.platform.http.errors import error_middleware
 from gateway.platform.http.openapi import Operation, openapi_document
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.settings import Settings
+from gateway.platform.tenant_cache import ConfigListener
 from gateway.platform.vault import install_keys
 from gateway.recovery import FINDERS
 from gateway.shipments import routes as shipments
@@ -149,13 +150,16 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
     )
     writer.relay_to(relay.hand)  # committed outbox jobs go to arq without a read-back
     connections = ConnectionCache(app[DB], app[REDIS])  # changes heard from every process
+    config_changes = ConfigListener(app[REDIS])  # rules and endpoints cached per store
     app[INGEST] = writer
     app[RELAY] = relay
     app[CONNECTIONS] = connections
     writer.start()
     relay.start()
     connections.start()
+    config_changes.start()
     yield
+    await config_changes.stop()
     await connections.stop()
     await writer.stop()
     await relay.stop()

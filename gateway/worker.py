@@ -23,6 +23,7 @@ from gateway.platform.names import Job
 from gateway.platform.relay import OutboxRelay
 from gateway.platform.resilient_worker import ResilientWorker, retry_on_outage
 from gateway.platform.settings import Settings
+from gateway.platform.tenant_cache import ConfigListener
 from gateway.platform.vault import install_keys
 from gateway.recovery import EVERY_S, FINDERS, reconcile_due_work
 from gateway.shipments.jobs import SHIPMENT_CHANGED, purge_expired
@@ -87,11 +88,18 @@ async def startup(ctx: dict[str, Any]) -> None:
         relay = OutboxRelay(ctx["db"], ctx["redis"], poll_s=settings.outbox_poll_s, finders=FINDERS)
         relay.start()
         ctx["relay"] = relay
+    if "config_changes" not in ctx:  # cached rules and endpoints: changes from every process
+        listener = ConfigListener(ctx["redis"])
+        listener.start()
+        ctx["config_changes"] = listener
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await stop_webhooks(ctx)
     await stop_notifications(ctx)
+    listener: ConfigListener | None = ctx.pop("config_changes", None)
+    if listener is not None:
+        await listener.stop()
     relay: OutboxRelay | None = ctx.pop("relay", None)
     if relay is not None:
         await relay.stop()
@@ -113,11 +121,15 @@ def build_worker(settings: Settings, redis_url: str, **overrides: Any) -> Worker
         "redis_settings": RedisSettings.from_dsn(redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "ctx": {"settings": settings, **ctx},
+        # send_inline: the lean event path (gateway/shipments/jobs.py); tests calling jobs
+        # directly leave it out and drive each step themselves.
+        "ctx": {"settings": settings, "send_inline": True, **ctx},
         "max_jobs": 50,
         # On SIGTERM/SIGINT, running jobs get this long to finish before arq cancels them.
         "job_completion_wait": 20,
-        "poll_delay": 0.05,  # arq's default 0.5 s would dominate event-to-notification latency
+        # arq's default 0.5 s would dominate event-to-notification latency; an idle poll is
+        # one cheap Redis round trip, so 10 ms costs little and keeps the latency floor low.
+        "poll_delay": 0.01,
         "keep_result": 3600,
         "max_tries": 6,
         "job_timeout": MAX_JOB_TIMEOUT_S,  # for any job that does not set its own

@@ -14,11 +14,13 @@ A worker that is *stopped* (arq cancels running jobs) lets the provider call fin
 its outcome first, so a deploy does not turn sent messages into `outcome_unknown`.
 
 Waiting is done with arq's `Retry(defer=...)`, which keeps the job id: the collapse window
-(newer news for the same shipment and channel suppresses this one as `superseded`), quiet hours
-in the recipient's zone, and retryable provider errors along BACKOFF_S with jitter (a provider's
-Retry-After is a floor). Each wait's end is also kept in the row's `send_after`, so the
-reconciler can queue the job again from the database alone if Redis loses it. Provider attempts
-are counted on the row, not by arq's job_try.
+(leading edge: the first news goes out at once, news within the window after it waits for the
+window to close; newer news for the same shipment and channel suppresses this one as
+`superseded`, and a burst whose newest news is what the customer heard last ends `unchanged`),
+quiet hours in the recipient's zone, and retryable provider errors along BACKOFF_S with jitter
+(a provider's Retry-After is a floor). Each wait's end is also kept in the row's `send_after`,
+so the reconciler can queue the job again from the database alone if Redis loses it. Provider
+attempts are counted on the row, not by arq's job_try.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ JOB_TIMEOUT_S: Final = 30.0
 # Longer than a run can still record the provider's answer (timeout, then the call it lets
 # finish), shorter than arq's in-progress key, so the re-run after a kill finds it expired.
 SEND_LEASE_S: Final = 45.0
+_LEASE: Final = timedelta(seconds=SEND_LEASE_S)
 RECORD_PATIENCE_S: Final = 15.0  # the provider answered: keep trying to write down what it said
 _T = TypeVar("_T")
 
@@ -82,7 +85,7 @@ class SendOutcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class _Ready:
+class Ready:
     row: Notification
     composed: Composed
 
@@ -110,6 +113,42 @@ SEND_NOTIFICATION: Final = func(
 )
 
 
+async def claim_due_now(
+    ctx: JobContext, conn: AsyncConnection, notification_id: str
+) -> Ready | None:
+    """In the transaction that planned it: claim a notification that is due now, so the planning
+    job sends it right after commit instead of a separate `send_notification` job.
+
+    None when it is not to be sent now (a wait, a suppression, claimed elsewhere): its job,
+    handed to arq as usual, decides. A claimed row's job stays in the outbox as the safety net:
+    if this worker dies before the outcome is recorded, the job finds the lease and treats the
+    send as it would its own run's (at most once).
+    """
+    view = await reads.load_for_send(conn, notification_id)
+    if view is None or view.row.status is not NotificationStatus.QUEUED:
+        return None
+    if view.row.send_after is not None:
+        return None  # a collapse window or a back-off: the job waits it out
+    now = datetime.now(UTC)
+    if await _hold(conn, view, now) is not None:
+        return None
+    composed = await compose(conn, view, ctx["settings"].public_url)
+    if not await store.claim(conn, view.row.id, composed.columns(), now + _LEASE):
+        return None
+    return Ready(view.row, composed)
+
+
+async def send_claimed(ctx: JobContext, ready: Ready) -> bool:
+    """The provider call for a row `claim_due_now` claimed; True when its job has nothing left
+    to do (sent, or failed for good), False when it must run (a retry after a back-off)."""
+    try:
+        outcome_ = await _deliver(ctx, ready)
+    except Retry:
+        return False  # released with its retry time: the job, when it runs, waits for it
+    JOBS_RUN.labels(Job.SEND_NOTIFICATION, outcome_.value).inc()
+    return True
+
+
 async def due_jobs(
     conn: AsyncConnection, due_before: datetime, now: datetime, limit: int
 ) -> list[PendingJob]:
@@ -118,7 +157,7 @@ async def due_jobs(
     return [PendingJob(send_job_id(nid), Job.SEND_NOTIFICATION, [nid]) for nid in ids]
 
 
-async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | SendOutcome:
+async def _prepare(ctx: JobContext, notification_id: str) -> Ready | _Wait | SendOutcome:
     """Decide, in one transaction: not at all, not yet, or now (then claim and render)."""
     now = datetime.now(UTC)
     with collect_added_jobs() as follow_up:
@@ -130,7 +169,7 @@ async def _prepare(ctx: JobContext, notification_id: str) -> _Ready | _Wait | Se
 
 async def _prepare_in_transaction(
     ctx: JobContext, notification_id: str, now: datetime
-) -> _Ready | _Wait | SendOutcome:
+) -> Ready | _Wait | SendOutcome:
     async with ctx["db"].begin() as conn:
         view = await reads.load_for_send(conn, notification_id)
         if view is None:
@@ -147,28 +186,43 @@ async def _prepare_in_transaction(
             return SendOutcome.OUTCOME_UNKNOWN
         if row.status is not NotificationStatus.QUEUED:
             return SendOutcome.DONE_ALREADY
-        if view.superseded:
-            await outcome.suppress(conn, row, Reason.SUPERSEDED)
-            return SendOutcome.SUPPRESSED
-        if view.opted_out:
-            await outcome.suppress(conn, row, Reason.OPTED_OUT, fallback=True)
-            return SendOutcome.SUPPRESSED
-        wait = await _wait_until(conn, view, now)
-        if wait is not None:
-            return _Wait(wait)
+        held = await _hold(conn, view, now)
+        if held is not None:
+            return held
         composed = await compose(conn, view, ctx["settings"].public_url)
-        lease_until = now + timedelta(seconds=SEND_LEASE_S)
-        if not await store.claim(conn, row.id, composed.columns(), lease_until):
+        if not await store.claim(conn, row.id, composed.columns(), now + _LEASE):
             return SendOutcome.CLAIMED_ELSEWHERE
-        return _Ready(row, composed)
+        return Ready(row, composed)
 
 
-async def _wait_until(conn: AsyncConnection, view: SendView, now: datetime) -> datetime | None:
-    """The collapse window, then quiet hours in the recipient's zone (unless urgent)."""
+async def _hold(conn: AsyncConnection, view: SendView, now: datetime) -> _Wait | SendOutcome | None:
+    """Why a queued row is not sent now: fresher news, an opt-out, a wait, nothing new to say."""
+    row = view.row
+    if view.superseded:
+        await outcome.suppress(conn, row, Reason.SUPERSEDED)
+        return SendOutcome.SUPPRESSED
+    if view.opted_out:
+        await outcome.suppress(conn, row, Reason.OPTED_OUT, fallback=True)
+        return SendOutcome.SUPPRESSED
+    waiting = row.reason != Reason.QUIET_HOURS.value  # quiet hours are re-checked each run
+    if waiting and row.send_after is not None and row.send_after > now:
+        return _Wait(row.send_after)
+    if row.reason == Reason.COLLAPSE_WINDOW.value and await _nothing_new(conn, row):
+        await outcome.suppress(conn, row, Reason.UNCHANGED)
+        return SendOutcome.SUPPRESSED
+    quiet = await _quiet_until(conn, view, now)
+    return _Wait(quiet) if quiet is not None else None
+
+
+async def _nothing_new(conn: AsyncConnection, row: Notification) -> bool:
+    """A burst closed on what the customer heard last (e.g. delivered → exception → delivered)."""
+    heard = await reads.last_heard(conn, row)
+    return heard is not None and heard == (row.event.value, row.facts)
+
+
+async def _quiet_until(conn: AsyncConnection, view: SendView, now: datetime) -> datetime | None:
+    """Quiet hours in the recipient's zone (unless the event is urgent)."""
     row, settings = view.row, view.settings
-    collapsing = row.reason != Reason.QUIET_HOURS.value  # quiet hours are re-checked each run
-    if collapsing and row.send_after is not None and row.send_after > now:
-        return row.send_after
     if settings.quiet_hours is None or row.event in settings.urgent_events:
         return None
     until = quiet_until(now, view.recipient.zone, settings.quiet_hours.window())
@@ -190,7 +244,7 @@ async def _defer(ctx: JobContext, notification_id: str, until: datetime) -> Send
     raise Retry(defer=delay_s)
 
 
-async def _deliver(ctx: JobContext, ready: _Ready) -> SendOutcome:
+async def _deliver(ctx: JobContext, ready: Ready) -> SendOutcome:
     """Send, then record the outcome, even when the worker is being stopped meanwhile."""
     channel = ctx["channels"][ready.row.channel]
     call = asyncio.ensure_future(channel.send(ready.composed.message))
@@ -207,7 +261,7 @@ async def _deliver(ctx: JobContext, ready: _Ready) -> SendOutcome:
     return await _record(ctx, ready, call)
 
 
-async def _record(ctx: JobContext, ready: _Ready, call: asyncio.Future[Receipt]) -> SendOutcome:
+async def _record(ctx: JobContext, ready: Ready, call: asyncio.Future[Receipt]) -> SendOutcome:
     row, attempt = ready.row, ready.row.attempts + 1
     try:
         receipt = call.result()

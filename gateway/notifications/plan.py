@@ -8,6 +8,7 @@ dispatcher areas call `plan_event` for `arriving` and `late`). Every row's id de
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from gateway.notifications.rules import (
     Rule,
     Target,
     TriggerEvent,
+    burst_send_after,
     matching,
     notification_id,
     plan,
@@ -37,6 +39,13 @@ from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
 
 log = logging.getLogger(__name__)
+
+# When a planned message on a channel may go out (None: at once).
+SendAfter = Callable[[ChannelKind], datetime | None]
+
+
+def _at_once(_: ChannelKind) -> datetime | None:
+    return None
 
 
 def send_job_id(notification_id: str) -> str:
@@ -85,21 +94,32 @@ async def _email_proof(conn: AsyncConnection, change: ShipmentChange, trigger: T
         return  # the customer asked not to be emailed
     if not await reads.event_has_proof(conn, change.shipment_id, change.event_identity):
         return
-    window = timedelta(seconds=view.settings.collapse_window_s)
-    send_after = datetime.now(UTC) + window if window else None
+    send_after = await _burst_timing(conn, trigger.shipment_id, view.settings.collapse_window_s)
     await _write(conn, trigger, Plan((Target(ChannelKind.EMAIL, email),)), send_after)
+
+
+async def _burst_timing(conn: AsyncConnection, shipment_id: str, window_s: int) -> SendAfter:
+    """Leading-edge bursts: news goes out at once unless the shipment's channel heard from us
+    within the window (or a burst is already waiting to close): then it waits for the close."""
+    if not window_s:
+        return _at_once
+    await reads.lock_shipment(conn, shipment_id)
+    now, window = datetime.now(UTC), timedelta(seconds=window_s)
+    recent = await reads.recent_sends(conn, shipment_id, now - window)
+    if not recent:
+        return _at_once
+    return lambda channel: burst_send_after(now, window, channel, recent)
 
 
 async def plan_event(conn: AsyncConnection, trigger: Trigger) -> list[str]:
     """Write the notifications `trigger` causes; returns the ids of newly queued ones."""
-    rules = [stored.rule for stored in await config.list_rules(conn, trigger.tenant_id)]
+    rules = [stored.rule for stored in await config.cached_rules(conn, trigger.tenant_id)]
     matched = matching(rules or DEFAULT_RULES, trigger.event)
     if not matched:
         return []
     view = await reads.load_for_plan(conn, trigger.tenant_id, trigger.shipment_id)
     blocked = {ChannelKind.SMS} if view.sms_opted_out else set()
-    window = timedelta(seconds=view.settings.collapse_window_s)
-    send_after = datetime.now(UTC) + window if window else None
+    send_after = await _burst_timing(conn, trigger.shipment_id, view.settings.collapse_window_s)
     queued: list[str] = []
     for rule in matched:
         queued += await _write(conn, trigger, plan(rule, view.recipient, blocked), send_after)
@@ -107,13 +127,14 @@ async def plan_event(conn: AsyncConnection, trigger: Trigger) -> list[str]:
 
 
 async def _write(
-    conn: AsyncConnection, trigger: Trigger, planned: Plan, send_after: datetime | None
+    conn: AsyncConnection, trigger: Trigger, planned: Plan, timing: SendAfter
 ) -> list[str]:
     queued = []
-    status, reason = NotificationStatus.QUEUED, Reason.COLLAPSE_WINDOW if send_after else None
-    if planned.suppressed is not None:
-        status, reason = NotificationStatus.SUPPRESSED, planned.suppressed
     for target in planned.targets:
+        send_after = timing(target.channel) if planned.suppressed is None else None
+        status, reason = NotificationStatus.QUEUED, Reason.COLLAPSE_WINDOW if send_after else None
+        if planned.suppressed is not None:
+            status, reason = NotificationStatus.SUPPRESSED, planned.suppressed
         nid = notification_id(trigger.cause_id, target.channel, target.address)
         new = store.NewNotification(
             id=nid,
@@ -161,7 +182,7 @@ async def plan_fallback(conn: AsyncConnection, failed: Notification) -> list[str
         failed.cause_at,
         dict(failed.facts),
     )
-    return await _write(conn, trigger, planned, None)
+    return await _write(conn, trigger, planned, _at_once)
 
 
 async def plan_resend(conn: AsyncConnection, original: Any) -> tuple[str, bool]:

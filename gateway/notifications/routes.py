@@ -36,9 +36,10 @@ from gateway.notifications.schemas import (
     TemplateOut,
 )
 from gateway.notifications.settings import NotificationSettings
-from gateway.platform.appkeys import DB
+from gateway.platform.appkeys import DB, REDIS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
+from gateway.platform.tenant_cache import announce
 from gateway.tenants.auth import require_tenant
 
 TAG = "notifications"
@@ -142,6 +143,7 @@ async def create_rule(request: web.Request) -> web.Response:
     )
     async with request.app[DB].begin() as conn:
         stored = await config.create_rule(conn, tenant_id, rule)
+    await announce(request.app[REDIS], config.RULES.name, tenant_id)
     return _json(stored, 201)
 
 
@@ -183,6 +185,7 @@ async def update_rule(request: web.Request) -> web.Response:
             enabled=body.enabled if body.enabled is not None else old.enabled,
         )
         updated = await config.update_rule(conn, tenant_id, rule, stored.created_at)
+    await announce(request.app[REDIS], config.RULES.name, tenant_id)
     if updated is None:  # deleted meanwhile
         raise not_found("notification rule")
     return _json(updated)
@@ -193,6 +196,7 @@ async def delete_rule(request: web.Request) -> web.Response:
     async with request.app[DB].begin() as conn:
         if not await config.delete_rule(conn, tenant_id, request.match_info["id"]):
             raise not_found("notification rule")
+    await announce(request.app[REDIS], config.RULES.name, tenant_id)
     return web.Response(status=204)
 
 

@@ -71,6 +71,7 @@ class Reason(StrEnum):
     NO_CONTACT = "no_contact"
     QUIET_HOURS = "quiet_hours"  # a deferral: the row stays queued
     COLLAPSE_WINDOW = "collapse_window"  # a deferral: waiting for newer news
+    UNCHANGED = "unchanged"  # a burst's last word was what the customer had already heard
     OUTCOME_UNKNOWN = "outcome_unknown"  # the worker died during the provider call
     RETRIES_EXHAUSTED = "retries_exhausted"
     NO_CHANNEL = "channel_not_configured"
@@ -253,6 +254,46 @@ def quiet_until(now: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> date
         end_day += timedelta(days=1)
     end_local = datetime.combine(end_day, quiet.end, tzinfo=zone)
     return end_local.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RecentSend:
+    """A live notification on a shipment's channel, as the burst window sees it."""
+
+    channel: ChannelKind
+    status: NotificationStatus
+    reason: str | None
+    send_after: datetime | None
+    sent_at: datetime | None  # for `sending`: when it was claimed
+
+
+def burst_send_after(
+    now: datetime, window: timedelta, channel: ChannelKind, recent: Iterable[RecentSend]
+) -> datetime | None:
+    """When news for a shipment on `channel` may go out: None means at once.
+
+    Leading edge: the first news goes out at once. News within `window` of the last message
+    sent (or being sent) joins a burst that closes `window` after it; news while a burst is
+    already waiting joins that burst. The burst's newest news is sent at its close.
+    """
+    if not window:
+        return None
+    same = [r for r in recent if r.channel is channel]
+    waiting = [
+        r.send_after
+        for r in same
+        if r.status is NotificationStatus.QUEUED
+        and r.reason == Reason.COLLAPSE_WINDOW.value
+        and r.send_after is not None
+        and r.send_after > now
+    ]
+    if waiting:
+        return min(waiting)
+    out = [r.sent_at for r in same if r.status is not NotificationStatus.QUEUED and r.sent_at]
+    last = max(out, default=None)
+    if last is not None and last + window > now:
+        return last + window
+    return None
 
 
 def retry_delay_s(

@@ -43,7 +43,8 @@ class NotificationSettings(BaseModel):
         default=DEFAULT_COLLAPSE_WINDOW_S,
         ge=0,
         le=900,
-        description="news for one shipment within this window collapses into the newest; 0: off",
+        description="the first news goes out at once; news for the shipment within this "
+        "window after a message collapses into the newest, sent when the window closes; 0: off",
     )
     email_proof_of_delivery: bool = Field(
         default=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,6 +18,7 @@ from gateway.notifications.tables import (
     notification_templates,
 )
 from gateway.platform.ids import new_id
+from gateway.platform.tenant_cache import TenantCache
 from gateway.platform.upsert import insert_ignore
 
 
@@ -50,6 +51,14 @@ def _rule_values(rule: Rule) -> dict[str, Any]:
     }
 
 
+RULES: Final = TenantCache[list[StoredRule]]("notification_rules")
+
+
+async def cached_rules(conn: AsyncConnection, tenant_id: str) -> list[StoredRule]:
+    """`list_rules`, from this process's copy when it has a fresh one (the planner's read)."""
+    return await RULES.get(tenant_id, lambda: list_rules(conn, tenant_id))
+
+
 async def list_rules(conn: AsyncConnection, tenant_id: str) -> list[StoredRule]:
     query = (
         sa.select(notification_rules)
@@ -69,6 +78,7 @@ async def get_rule(conn: AsyncConnection, tenant_id: str, rule_id: str) -> Store
 
 async def create_rule(conn: AsyncConnection, tenant_id: str, rule: Rule) -> StoredRule:
     """Stores `rule` under a new id (the id given is ignored)."""
+    RULES.drop(tenant_id)  # the route announces it to other processes after commit
     rule_id = new_id("nrl")
     now = datetime.now(UTC)
     await conn.execute(
@@ -82,6 +92,7 @@ async def create_rule(conn: AsyncConnection, tenant_id: str, rule: Rule) -> Stor
 async def update_rule(
     conn: AsyncConnection, tenant_id: str, rule: Rule, created_at: datetime
 ) -> StoredRule | None:
+    RULES.drop(tenant_id)
     now = datetime.now(UTC)
     result = await conn.execute(
         notification_rules.update()
@@ -92,6 +103,7 @@ async def update_rule(
 
 
 async def delete_rule(conn: AsyncConnection, tenant_id: str, rule_id: str) -> bool:
+    RULES.drop(tenant_id)
     result = await conn.execute(
         notification_rules.delete().where(
             notification_rules.c.id == rule_id, notification_rules.c.tenant_id == tenant_id

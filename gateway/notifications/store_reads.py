@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.events import Location
-from gateway.notifications.rules import LIVE_STATUSES, ChannelKind, Recipient, address_hash
+from gateway.notifications.rules import (
+    LIVE_STATUSES,
+    ChannelKind,
+    NotificationStatus,
+    RecentSend,
+    Recipient,
+    address_hash,
+)
 from gateway.notifications.settings import NotificationSettings
 from gateway.notifications.store import Notification, notification_of
 from gateway.notifications.tables import (
@@ -166,3 +173,61 @@ async def event_has_proof(conn: AsyncConnection, shipment_id: str, identity: str
     )
     row = (await conn.execute(query)).first()
     return row is not None and bool(row.signed_by or row.photo_url)
+
+
+_SENDING: Final = NotificationStatus.SENDING.value
+_PENDING: Final = (NotificationStatus.QUEUED.value, NotificationStatus.SENDING.value)
+
+
+async def lock_shipment(conn: AsyncConnection, shipment_id: str) -> None:
+    """Plans for one shipment one at a time, so the second sees the first's message (PostgreSQL;
+    on SQLite writing transactions run one at a time anyway)."""
+    if conn.dialect.name == "postgresql":
+        query = sa.select(shipments.c.id).where(shipments.c.id == shipment_id).with_for_update()
+        await conn.execute(query)
+
+
+async def recent_sends(
+    conn: AsyncConnection, shipment_id: str, since: datetime
+) -> list[RecentSend]:
+    """The shipment's messages the burst window looks at: sent since `since`, or still pending."""
+    query = sa.select(N.channel, N.status, N.reason, N.send_after, N.sent_at, N.updated_at).where(
+        N.shipment_id == shipment_id,
+        N.status.in_([s.value for s in LIVE_STATUSES]),
+        sa.or_(N.sent_at >= since, N.status.in_(_PENDING)),
+    )
+    return [
+        RecentSend(
+            channel=ChannelKind(row.channel),
+            status=NotificationStatus(row.status),
+            reason=row.reason,
+            send_after=row.send_after,
+            # a claimed row is as good as sent: its claim time starts the window
+            sent_at=row.updated_at if row.status == _SENDING else row.sent_at,
+        )
+        for row in await conn.execute(query)
+    ]
+
+
+async def last_heard(conn: AsyncConnection, row: Notification) -> tuple[str, dict[str, Any]] | None:
+    """The event and facts of the newest other message sent to this address on this channel."""
+    query = (
+        sa.select(N.event, N.facts)
+        .where(
+            N.shipment_id == row.shipment_id,
+            N.channel == row.channel.value,
+            N.address_hash == (address_hash(row.address) if row.address else None),
+            N.cause_id != row.cause_id,
+            N.status.in_(
+                [
+                    NotificationStatus.SENDING.value,
+                    NotificationStatus.SENT.value,
+                    NotificationStatus.DELIVERED.value,
+                ]
+            ),
+        )
+        .order_by(N.cause_at.desc())
+        .limit(1)
+    )
+    found = (await conn.execute(query)).first()
+    return (found.event, dict(found.facts)) if found else None

@@ -20,4 +20,5 @@ class JobContext(TypedDict, total=False):
     settings: Settings
     db: AsyncEngine
     channels: dict[str, Channel]  # by kind: sms, email, push (notifications)
+    send_inline: bool  # shipment_changed sends notifications due now itself (the worker's way)
     notify_backoff_s: tuple[float, ...]  # tests shorten send_notification's retry schedule

@@ -40,5 +40,9 @@ LIVE_FLEET_CHANNEL: Final = "lastmile:live:fleet:"
 # Redis pub/sub: a carrier connection changed or was deleted (`<connection id> <carrier>`).
 CARRIER_CONNECTION_CHANGES: Final = "lastmile:carrier-connections:changed"
 
+# Redis pub/sub: a store's rarely changing configuration changed (`<cache name> <tenant id|*>`);
+# every process drops its cached copy (gateway/platform/tenant_cache.py).
+TENANT_CONFIG_CHANGES: Final = "lastmile:tenant-config:changed"
+
 # Dispatcher console sessions (gateway/dispatch/sessions.py): `<prefix><sha256 of the cookie>`.
 DISPATCH_SESSION_KEY: Final = "lastmile:dispatch:session:"

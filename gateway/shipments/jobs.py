@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -12,10 +13,16 @@ from arq.worker import func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.notifications import store_callbacks
+from gateway.notifications.jobs import Ready, claim_due_now, send_claimed
 from gateway.platform.job_context import JobContext
 from gateway.platform.metrics import JOBS_RUN
 from gateway.platform.names import LIVE_SHIPMENT_CHANNEL, Job
-from gateway.platform.outbox import PendingJob, collect_added_jobs, purge_enqueued
+from gateway.platform.outbox import (
+    PendingJob,
+    collect_added_jobs,
+    mark_enqueued,
+    purge_enqueued,
+)
 from gateway.platform.relay import hand_over
 from gateway.shipments import store, store_ingest
 from gateway.shipments.fanout import CHANGE_HANDLERS
@@ -35,20 +42,34 @@ class ChangeOutcome(StrEnum):
 
 
 async def shipment_changed(ctx: JobContext, change_id: str) -> ChangeOutcome:
-    """Idempotent: a second run of the same change does nothing and says so."""
+    """Idempotent: a second run of the same change does nothing and says so.
+
+    The lean path (`send_inline`, the worker's default): notifications due now are claimed in
+    the planning transaction and sent by this job right after commit, rather than by one more
+    job after one more poll; their `send_notification` jobs stay behind as the safety net.
+    """
+    claimed: list[tuple[str, Ready]] = []
     with collect_added_jobs() as follow_up:
         async with ctx["db"].begin() as conn:
             change = await store.claim_change(conn, change_id)
             if change is not None:
                 for handler in CHANGE_HANDLERS:
                     await handler(conn, change)
+                if ctx.get("send_inline", False):
+                    claimed = await _claim_sends(ctx, conn, list(follow_up))
     if change is None:
         JOBS_RUN.labels(Job.SHIPMENT_CHANGED, ChangeOutcome.DUPLICATE.value).inc()
         return ChangeOutcome.DUPLICATE
+    try:
+        done = await _send(ctx, claimed)
+    except asyncio.CancelledError:  # the worker is stopping: the outcomes are recorded
+        await asyncio.shield(hand_over(ctx["db"], ctx["redis"], list(follow_up)))
+        raise
     # Hand this change's own follow-up jobs to arq now (a full drain here made every job fight
     # over the same outbox rows); anything missed stays in the outbox for the relay.
     try:
-        await hand_over(ctx["db"], ctx["redis"], follow_up)
+        rest = [job for job in follow_up if job.job_id not in done]
+        await hand_over(ctx["db"], ctx["redis"], rest)
     except Exception as exc:  # committed already: the relay will move them
         log.warning("follow-up hand-over failed (%s); left to the relay", type(exc).__name__)
     message = {
@@ -60,6 +81,30 @@ async def shipment_changed(ctx: JobContext, change_id: str) -> ChangeOutcome:
     JOBS_RUN.labels(Job.SHIPMENT_CHANGED, ChangeOutcome.HANDLED.value).inc()
     log.info("shipment %s now %s", change.shipment_id, change.status_after.value)
     return ChangeOutcome.HANDLED
+
+
+async def _claim_sends(
+    ctx: JobContext, conn: AsyncConnection, jobs: list[PendingJob]
+) -> list[tuple[str, Ready]]:
+    """Claim the notifications due now. Their outbox jobs are marked relayed in the same
+    transaction, so no relay races this job to queue them: should the worker die before the
+    outcome is recorded, the reconciler finds the row by its lapsed lease (at most once)."""
+    claimed = []
+    for job in jobs:
+        if job.function == Job.SEND_NOTIFICATION:
+            ready = await claim_due_now(ctx, conn, job.args[0])
+            if ready is not None:
+                claimed.append((job.job_id, ready))
+    await mark_enqueued(conn, [job_id for job_id, _ in claimed])
+    return claimed
+
+
+async def _send(ctx: JobContext, claimed: list[tuple[str, Ready]]) -> set[str]:
+    """Send the claimed notifications; the ids of the jobs left with nothing to do."""
+    if not claimed:
+        return set()
+    over = await asyncio.gather(*(send_claimed(ctx, ready) for _, ready in claimed))
+    return {job_id for (job_id, _), done in zip(claimed, over, strict=True) if done}
 
 
 SHIPMENT_CHANGED: Final = func(

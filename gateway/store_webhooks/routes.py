@@ -8,12 +8,13 @@ from typing import Final
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.platform.appkeys import CLOCK, DB, RELAY, SETTINGS
+from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
 from gateway.platform.ids import new_id
 from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
+from gateway.platform.tenant_cache import announce
 from gateway.store_webhooks import store as endpoints
 from gateway.store_webhooks import store_messages as messages
 from gateway.store_webhooks.schemas import (
@@ -46,6 +47,7 @@ async def create_endpoint(request: web.Request) -> web.Response:
     fields = body.model_dump(mode="json")
     async with request.app[DB].begin() as conn:
         endpoint = await endpoints.create(conn, tenant_id, fields, secret, _now(request))
+    await announce(request.app[REDIS], messages.ENDPOINTS.name, tenant_id)
     out = WebhookEndpointCreated(**_out(endpoint, _now(request)).model_dump(), secret=secret)
     return web.json_response(out.model_dump(mode="json"), status=201)
 
@@ -77,6 +79,7 @@ async def patch_endpoint(request: web.Request) -> web.Response:
         if changes.get("enabled") is False:
             await messages.mark_endpoint_missed(conn, endpoint.id)
         updated = await _endpoint(conn, tenant_id, request)
+    await announce(request.app[REDIS], messages.ENDPOINTS.name, tenant_id)
     return web.json_response(_out(updated, _now(request)).model_dump(mode="json"))
 
 
@@ -85,6 +88,7 @@ async def delete_endpoint(request: web.Request) -> web.Response:
     async with request.app[DB].begin() as conn:
         endpoint = await _endpoint(conn, tenant_id, request)
         await endpoints.delete(conn, endpoint.id)
+    await announce(request.app[REDIS], messages.ENDPOINTS.name, tenant_id)
     return web.Response(status=204)
 
 

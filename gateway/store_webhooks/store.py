@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.platform.ids import new_id
+from gateway.store_webhooks.store_messages import ENDPOINTS
 from gateway.store_webhooks.tables import webhook_attempts, webhook_endpoints, webhook_messages
 
 ROTATION_OVERLAP: Final = timedelta(hours=24)
@@ -73,6 +74,7 @@ def _endpoint(row: sa.RowMapping) -> Endpoint:
 async def create(
     conn: AsyncConnection, tenant_id: str, fields: dict[str, Any], secret: str, now: datetime
 ) -> Endpoint:
+    ENDPOINTS.drop(tenant_id)  # the route announces it to other processes after commit
     endpoint_id = new_id("whep")
     await conn.execute(
         webhook_endpoints.insert().values(
@@ -120,6 +122,7 @@ async def update(
     conn: AsyncConnection, endpoint: Endpoint, changes: dict[str, Any], now: datetime
 ) -> None:
     """Apply a PATCH. Turning it on clears why it was off; turning it off records `manual`."""
+    ENDPOINTS.drop(endpoint.tenant_id)
     values = dict(changes, updated_at=now)
     if changes.get("enabled") is True and not endpoint.enabled:
         values.update(disabled_reason=None, disabled_at=None, failing_since=None)
@@ -156,6 +159,7 @@ async def delete(conn: AsyncConnection, endpoint_id: str) -> None:
     await conn.execute(
         webhook_messages.delete().where(webhook_messages.c.endpoint_id == endpoint_id)
     )
+    ENDPOINTS.drop()  # every store's copy: this one is named by id only, and deletes are rare
     await conn.execute(webhook_endpoints.delete().where(webhook_endpoints.c.id == endpoint_id))
 
 
@@ -187,6 +191,7 @@ async def disable(
     conn: AsyncConnection, endpoint_id: str, reason: DisabledReason, now: datetime
 ) -> bool:
     """Turn an enabled endpoint off; False if it already was off."""
+    ENDPOINTS.drop()  # other processes' copies expire within tenant_cache.TTL_S
     result = await conn.execute(
         webhook_endpoints.update()
         .where(webhook_endpoints.c.id == endpoint_id, webhook_endpoints.c.enabled.is_(True))

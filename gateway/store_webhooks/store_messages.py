@@ -6,11 +6,12 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.platform.tenant_cache import TenantCache
 from gateway.platform.upsert import insert_ignore
 from gateway.store_webhooks.tables import webhook_attempts, webhook_endpoints, webhook_messages
 
@@ -67,9 +68,24 @@ class Attempt:
     next_retry_at: datetime | None
 
 
+# A store's endpoints as events fan out: (id, enabled, include_pii, event types), oldest first.
+_Subscription = tuple[str, bool, bool, frozenset[str]]
+ENDPOINTS: Final = TenantCache[list[_Subscription]]("webhook_endpoints")
+
+
 async def subscribed_endpoints(
     conn: AsyncConnection, tenant_id: str, event_type: str
 ) -> list[SubscribedEndpoint]:
+    """From this process's copy when fresh: most stores have none, and every event asks."""
+    rows = await ENDPOINTS.get(tenant_id, lambda: _subscriptions(conn, tenant_id))
+    return [
+        SubscribedEndpoint(endpoint_id, enabled, include_pii)
+        for endpoint_id, enabled, include_pii, types in rows
+        if event_type in types
+    ]
+
+
+async def _subscriptions(conn: AsyncConnection, tenant_id: str) -> list[_Subscription]:
     query = sa.select(
         webhook_endpoints.c.id,
         webhook_endpoints.c.enabled,
@@ -78,9 +94,8 @@ async def subscribed_endpoints(
     ).where(webhook_endpoints.c.tenant_id == tenant_id)
     rows = (await conn.execute(query.order_by(webhook_endpoints.c.created_at))).all()
     return [
-        SubscribedEndpoint(row.id, bool(row.enabled), bool(row.include_pii))
+        (row.id, bool(row.enabled), bool(row.include_pii), frozenset(row.event_types))
         for row in rows
-        if event_type in row.event_types
     ]
 
 

@@ -116,23 +116,29 @@ class Hooks:
 
 @dataclass
 class Carrier:
-    """FedEx pushing signed out-for-delivery scans; every push is retried until it gets 202."""
+    """FedEx pushing signed scans (out for delivery unless told); each retried until a 202."""
 
     hook_url: str
     secret: str
     statuses: Counter[int] = field(default_factory=Counter)  # every answer, 202 or not
     refused: int = 0  # connection errors (the gateway was down)
 
-    def signed(self, tracking: str) -> tuple[bytes, dict[str, str]]:
-        fixture = load_fixture("fedex", "out_for_delivery")
+    def signed(self, tracking: str, case: str = "out_for_delivery") -> tuple[bytes, dict[str, str]]:
+        fixture = load_fixture("fedex", case)
         body = fixture["request"]["body"].replace(FIXTURE_TRACKING, tracking).encode()
         signature = base64.b64encode(hmac.new(self.secret.encode(), body, hashlib.sha256).digest())
         headers = dict(fixture["request"]["headers"])
         headers[fixture["auth"]["header"]] = signature.decode()
         return body, headers
 
-    async def push(self, http: aiohttp.ClientSession, tracking: str, within_s: float = 90) -> None:
-        body, headers = self.signed(tracking)
+    async def push(
+        self,
+        http: aiohttp.ClientSession,
+        tracking: str,
+        within_s: float = 90,
+        case: str = "out_for_delivery",
+    ) -> None:
+        body, headers = self.signed(tracking, case)
         deadline = time.monotonic() + within_s
         while True:
             try:
@@ -156,12 +162,14 @@ class Carrier:
             assert time.monotonic() < deadline, f"only {self.statuses[202]} accepted"
             await asyncio.sleep(0.02)
 
-    async def push_all(self, http: aiohttp.ClientSession, trackings: list[str]) -> None:
+    async def push_all(
+        self, http: aiohttp.ClientSession, trackings: list[str], case: str = "out_for_delivery"
+    ) -> None:
         limit = asyncio.Semaphore(8)
 
         async def one(tracking: str) -> None:
             async with limit:
-                await self.push(http, tracking)
+                await self.push(http, tracking, case=case)
 
         await asyncio.gather(*(one(t) for t in trackings))
 
@@ -240,14 +248,15 @@ async def open_store(
     cluster: Cluster,
     engine: AsyncEngine,
     hooks_url: str,
+    events: tuple[str, ...] = ("out_for_delivery",),
     **settings: Any,
 ) -> Store:
-    """A store with SMS on out-for-delivery, a FedEx connection and a webhook endpoint."""
+    """A store with SMS on `events`, a FedEx connection and a webhook endpoint."""
     async with engine.begin() as conn:
         _, api_key = await create_tenant(conn, "Fault Books")
     auth = {"Authorization": f"Bearer {api_key}"}
     fixture = load_fixture("fedex", "out_for_delivery")
-    rule = {"name": "ofd", "events": ["out_for_delivery"], "channels": ["sms"]}
+    rule = {"name": "ofd", "events": list(events), "channels": ["sms"]}
     endpoint = {"url": hooks_url, "event_types": ["shipment.status_changed"]}
     calls = [
         ("PATCH", "/v1/notification-settings", {"quiet_hours": None, **settings}),

@@ -110,16 +110,20 @@ async def test_redis_killed_and_restarted_empty_under_carrier_load(
     fakes: Fakes,
     http: aiohttp.ClientSession,
 ) -> None:
-    """Ten SMS wait out a collapse window in Redis when it dies; ten parcels arrive while it is
-    down, ten after it is back (empty). The processes stay up; nothing is lost."""
+    """Ten SMS wait out a collapse window in Redis when it dies (each parcel's first news went
+    out at once; its delivery, just after, waits for the window to close); ten parcels arrive
+    while it is down, ten after it is back (empty). The processes stay up; nothing is lost."""
     twilio, _, hooks, hooks_url = fakes
     serve = await cluster.serve()
     await cluster.worker()
-    store = await open_store(http, cluster, fault_engine, hooks_url, collapse_window_s=4)
+    news = ("out_for_delivery", "delivered")
+    store = await open_store(http, cluster, fault_engine, hooks_url, news, collapse_window_s=8)
     before, during, after = _parcels(2, 10), _parcels(2, 10, 10), _parcels(2, 10, 20)
     await register(http, cluster, store, {t: phone_for(t) for t in before + during + after})
 
     await store.carrier.push_all(http, before)
+    await _sent(fault_engine, len(before))  # the leading edge: at once
+    await store.carrier.push_all(http, before, case="delivered_with_recipient")
     await _queued(fault_engine, len(before))
     fault_redis.kill()
     for tracking in during:  # ingest does not need Redis; each accepted push wakes the relay
@@ -135,7 +139,7 @@ async def test_redis_killed_and_restarted_empty_under_carrier_load(
 
     await settled(fault_engine, 60, alive=cluster.alive)
     ledger = await Ledger.take(
-        "Redis killed, restarted empty", fault_engine, store.carrier, 30, twilio, hooks
+        "Redis killed, restarted empty", fault_engine, store.carrier, 40, twilio, hooks
     )
     print(f"\n{ledger.row()}  (settled {time.monotonic() - restarted:.0f}s after the restart)")
     ledger.check()

@@ -1,8 +1,8 @@
 """Notifications survive Redis losing their jobs, and are never sent twice when in doubt.
 
-The reconciler re-queues from the database alone: a send waiting out its collapse window, quiet
-hours or retry back-off, and a send whose worker died mid-call (which then ends as
-`outcome_unknown`, not as a second SMS). A Twilio timeout is the same doubt.
+The reconciler re-queues from the database alone: a send waiting out its retry back-off (the
+collapse window's wait: test_notif_burst.py), and a send whose worker died mid-call (which then
+ends as `outcome_unknown`, not as a second SMS). A Twilio timeout is the same doubt.
 """
 
 from __future__ import annotations
@@ -66,31 +66,6 @@ async def _planned_sms(
     await OutboxRelay(engine, ctx["redis"]).drain()  # the send job is in Redis now
     [row] = await notification_rows(engine, shipment_id)
     return shipment_id, row.id
-
-
-async def test_a_send_waiting_in_the_collapse_window_survives_an_empty_redis(
-    notify_client: TestClient[Any, Any],
-    engine: AsyncEngine,
-    job_ctx: dict[str, Any],
-    notify_worker: Worker,
-    redis: Redis,
-    arq_redis: ArqRedis,
-    fake_providers: FakeProviders,
-) -> None:
-    shipment_id, nid = await _planned_sms(notify_client, engine, job_ctx, collapse_window_s=600)
-    assert await reconcile(engine, arq_redis, FINDERS) == {}  # its job is in Redis
-
-    await redis.flushall()  # Redis restarted empty: the deferred job is gone
-    assert await reconcile(engine, arq_redis, FINDERS) == {}  # not due for ten minutes
-    await _set(engine, notifications, send_after=datetime.now(UTC) - AN_HOUR_AGO)  # ten min later
-    assert await reconcile(engine, arq_redis, FINDERS) == {"send_notification": 1}
-    assert await reconcile(engine, arq_redis, FINDERS) == {}  # queued already: a no-op
-    await notify_worker.run_check()
-
-    [row] = await notification_rows(engine, shipment_id)
-    assert (row.id, row.status) == (nid, "sent")
-    assert len(fake_providers.twilio.requests) == 1
-    assert await reconcile(engine, arq_redis, FINDERS) == {}  # sent: nothing owed
 
 
 async def test_a_retry_back_off_is_kept_in_the_database(

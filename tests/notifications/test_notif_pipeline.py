@@ -182,7 +182,7 @@ async def test_retries_run_out_then_the_next_channel_is_used(
     assert email.status == "sent"
 
 
-async def test_a_burst_of_news_sends_only_the_newest(
+async def test_a_burst_of_news_ends_with_the_newest(
     notify_client: TestClient[Any, Any],
     notify_worker: Worker,
     engine: AsyncEngine,
@@ -197,15 +197,23 @@ async def test_a_burst_of_news_sends_only_the_newest(
         await carrier_event(notify_client, store, case, path)
     await drain(engine, notify_worker)
 
-    [sms] = fake_providers.twilio.requests
-    assert "your order was delivered" in sms.body
+    # The first news to be planned went out at once (the worker runs the three fan-outs
+    # concurrently, in no fixed order; test_notif_burst.py has the steps one by one); the rest
+    # collapsed into the newest, sent when the window closed.
+    *_, last = fake_providers.twilio.requests
+    assert len(fake_providers.twilio.requests) <= 2
+    assert "your order was delivered" in last.body
     rows = await notification_rows(engine, shipment_id)
-    assert [(r.event, r.channel, r.status, r.reason) for r in rows] == [
-        ("in_transit", "sms", "suppressed", "superseded"),
-        ("out_for_delivery", "sms", "suppressed", "superseded"),
-        ("delivered", "sms", "sent", None),
-        ("delivered", "email", "sent", None),  # the proof of delivery, emailed by default
-    ]
+    outcomes = {(r.event, r.channel): (r.status, r.reason) for r in rows}
+    assert outcomes.pop(("delivered", "sms")) == ("sent", None)
+    assert outcomes.pop(("delivered", "email")) == ("sent", None)  # the proof, emailed by default
+    # the other two: superseded, but for the one planned first if it was not the delivery
+    others = sorted(outcomes.values())
+    assert others in (
+        [("sent", None), ("suppressed", "superseded")],
+        [("suppressed", "superseded")] * 2,
+    )
+    assert len(fake_providers.twilio.requests) == 1 + others.count(("sent", None))
 
 
 async def test_the_delivered_email_carries_proof_of_delivery(

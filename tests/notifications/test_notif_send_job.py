@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
+from arq.connections import ArqRedis
 from arq.worker import Retry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +18,8 @@ from channels.registry import build_channels, close_channels
 from gateway.notifications.jobs import SendOutcome, send_notification
 from gateway.notifications.plan import Trigger, plan_event
 from gateway.notifications.rules import TriggerEvent
+from gateway.platform.names import Job
+from gateway.platform.outbox import count_pending
 from gateway.platform.settings import Settings
 from tests.conftest import BurstWorker
 from tests.fakes.fake_providers import FakeProviders
@@ -182,7 +185,10 @@ async def test_a_job_killed_mid_send_is_rerun_without_sending_twice(
     channels = build_channels(provider_settings)
     dying = DiesAfterSending(channels["sms"])
     channels["sms"] = dying
-    worker = burst_worker(provider_settings, channels=channels, notify_backoff_s=FAST_BACKOFF_S)
+    # The send job itself dies here, not the fan-out's inline send (tests/faults kills that).
+    worker = burst_worker(
+        provider_settings, channels=channels, notify_backoff_s=FAST_BACKOFF_S, send_inline=False
+    )
     store = await quiet_store(notify_client, engine)
     await add_rule(notify_client, store, ["out_for_delivery"], ["sms"])
     shipment_id = await register(notify_client, store)
@@ -229,3 +235,28 @@ async def test_dispatcher_events_plan_through_the_same_rules(
     assert sms.body.startswith(
         "Corner Books: your driver is almost there, expected Mon, Mar 16, 2:05 PM. Track:"
     )
+
+
+async def test_the_fan_out_sends_a_notification_due_now_itself(
+    notify_client: TestClient[Any, Any],
+    engine: AsyncEngine,
+    job_ctx: dict[str, Any],
+    arq_redis: ArqRedis,
+    fake_providers: FakeProviders,
+) -> None:
+    job_ctx["send_inline"] = True  # the worker's lean path
+    store = await quiet_store(notify_client, engine)
+    await add_rule(notify_client, store, ["out_for_delivery"], ["sms"])
+    shipment_id = await register(notify_client, store)
+    await carrier_event(notify_client, store, "out_for_delivery")
+    await wait_relayed(engine)
+
+    await plan_pending_changes(job_ctx)  # shipment_changed, run once
+
+    assert len(fake_providers.twilio.requests) == 1
+    [row] = await notification_rows(engine, shipment_id)
+    assert row.status == "sent"
+    queued = {job.function for job in await arq_redis.queued_jobs()}
+    assert Job.SEND_NOTIFICATION not in queued  # no second job for what is done
+    async with engine.connect() as conn:  # and nothing left in the outbox for the relay
+        assert await count_pending(conn) == 0
