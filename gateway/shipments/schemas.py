@@ -172,7 +172,7 @@ class ShipmentListQuery(BaseModel):
     status: list[Status] = Field(
         default_factory=list, description="comma-separated statuses, e.g. out_for_delivery"
     )
-    carrier: CarrierName | None = None
+    carrier: CarrierName | Literal["driver"] | None = None  # `driver`: the store's own fleet
     created_since: Moment | None = Field(default=None, description="inclusive")
     created_until: Moment | None = Field(default=None, description="exclusive")
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)

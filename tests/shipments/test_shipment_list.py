@@ -75,6 +75,8 @@ async def test_filters_combine(client: TestClient[Any, Any], engine: AsyncEngine
         early["id"],
     ]
     assert ids(await _list(client, store, carrier="fedex")) == [fedex["id"]]
+    own = await _register(client, store, "LM-OWN-0001", "driver")
+    assert ids(await _list(client, store, carrier="driver")) == [own["id"]]
     since = middle.isoformat()
     assert ids(await _list(client, store, created_since=since, carrier="ups")) == [delivered["id"]]
     assert ids(await _list(client, store, created_until=since)) == [early["id"]]
