@@ -37,7 +37,8 @@ REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 HOST: Final = "127.0.0.1"
 GOAL_ANSWER_S: Final = 1.0
 GOAL_HEALTHZ_S: Final = 0.3
-DHL_AUTH: Final = {"scheme": "static_header", "header": "DHL-API-Key", "secret": "bench-dhl-key"}
+DHL_KEY: Final = "bench-dhl-key-0123456789"  # secrets under 16 bytes are refused
+DHL_AUTH: Final = {"scheme": "static_header", "header": "DHL-API-Key", "secret": DHL_KEY}
 TEMPLATES: Final = {
     "template: range(10000) twice": "{% for a in range(10000) %}{% for b in range(10000) %}"
     "{% endfor %}{% endfor %}",
@@ -119,7 +120,7 @@ def hostile_requests(
             "/v1/ratings", {"since": "9999-12-31T23:59:59-23:59"}
         ),
         "DHL push with 400 unknown codes (202)": lambda: post(
-            hook, {"shipments": [{"id": "JD1", "events": codes}]}, {"DHL-API-Key": "bench-dhl-key"}
+            hook, {"shipments": [{"id": "JD1", "events": codes}]}, {"DHL-API-Key": DHL_KEY}
         ),
         "5 of 1000 bytes to /v1 with a key (408)": lambda: _raw(
             base, stall.format(path="/v1/shipments", extra=f"Authorization: Bearer {key}\r\n"), b"{"
@@ -156,7 +157,10 @@ async def bench(base: str, key: str, pid: int) -> list[dict[str, Any]]:
             json={"carrier": "dhl", "auth": DHL_AUTH},
             headers={"Authorization": f"Bearer {key}"},
         ) as created:
-            hook = "/hooks/dhl/" + (await created.json())["id"]
+            answer = await created.json()
+            if created.status != 201:
+                raise SystemExit(f"carrier connection refused: {created.status} {answer}")
+            hook = "/hooks/dhl/" + answer["id"]
         async with http.get(base + "/metrics") as response:
             metrics_before = len(await response.read())
         for name, send in hostile_requests(base, key, hook, http).items():
