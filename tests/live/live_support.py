@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from playwright.async_api import (
     Browser,
     ConsoleMessage,
     Error,
+    Locator,
     Page,
     ViewportSize,
     async_playwright,
@@ -99,3 +101,21 @@ async def open_page(browser: Browser, url: str, viewport: ViewportSize = MOBILE)
 def screenshot_path(name: str) -> str:
     SCREENSHOTS.mkdir(exist_ok=True)
     return str(SCREENSHOTS / f"live-{name}.png")
+
+
+async def center(locator: Locator) -> tuple[float, float]:
+    """The middle of an element on the screen (a map marker)."""
+    box = await locator.bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+async def settled_center(locator: Locator) -> tuple[float, float]:
+    """Where the marker rests once its glide is over."""
+    last = await center(locator)
+    while True:
+        await asyncio.sleep(0.25)
+        now = await center(locator)
+        if now == last:
+            return now
+        last = now

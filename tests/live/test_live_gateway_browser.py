@@ -8,7 +8,6 @@ OpenStreetMap (the page's default tile URL). Screenshots: tests/screenshots/live
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from datetime import timedelta
@@ -23,7 +22,7 @@ from gateway.platform.appkeys import CLOCK
 from tests.drivers.city import T0
 from tests.live.fake_tiles import svg_tile
 from tests.live.gateway_support import Delivery, drive, own_delivery
-from tests.live.live_support import _WATCH, MOBILE, Watched, screenshot_path
+from tests.live.live_support import _WATCH, MOBILE, Watched, center, screenshot_path, settled_center
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 TILES = "https://tile.openstreetmap.org/**"
@@ -58,23 +57,6 @@ async def _open(browser: Browser, url: str) -> Watched:
     return watched
 
 
-async def _center(locator: Locator) -> tuple[float, float]:
-    box = await locator.bounding_box()
-    assert box is not None
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-async def _settled(locator: Locator) -> tuple[float, float]:
-    """Where the marker rests once its glide is over."""
-    last = await _center(locator)
-    while True:
-        await asyncio.sleep(0.25)
-        now = await _center(locator)
-        if now == last:
-            return now
-        last = now
-
-
 def _truck(page: Page) -> Locator:
     return page.locator("#live-map .lm-truck")
 
@@ -97,15 +79,15 @@ async def test_a_driver_ping_moves_the_truck_without_a_reload(
     page = watched.page
     await expect(page.locator("#live-pill")).to_be_visible()  # the stream is open
     await page.evaluate("window.__samePage = true")
-    home = await _center(page.locator("#live-map .lm-dest"))
-    before = await _settled(_truck(page))
+    home = await center(page.locator("#live-map .lm-dest"))
+    before = await settled_center(_truck(page))
     await expect(page.locator("#live-text")).to_have_text(re.compile(r"^Your driver is 0\.4 mi"))
     await page.screenshot(path=screenshot_path("gateway-before"))
 
     await drive(client, delivery, 500, 30)  # through the driver API, as the app sends it
 
     await expect(page.locator("#live-text")).to_have_text(re.compile(r"^Your driver is 0\.2 mi"))
-    after = await _settled(_truck(page))
+    after = await settled_center(_truck(page))
     assert math.dist(after, home) < math.dist(before, home) - 20  # it drove toward the door
     assert await page.evaluate("window.__samePage") is True
     await page.screenshot(path=screenshot_path("gateway-moved"))

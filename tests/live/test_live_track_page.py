@@ -13,7 +13,15 @@ from playwright.async_api import Browser, Locator, Page, ViewportSize, expect
 from tests.live.conftest import TOKEN
 from tests.live.fake_gateway import FakeGateway
 from tests.live.live_data import DRIVER_LABEL, ETA_TEXT, PATH, out_for_delivery, position
-from tests.live.live_support import DESKTOP, MOBILE, Watched, open_page, screenshot_path
+from tests.live.live_support import (
+    DESKTOP,
+    MOBILE,
+    Watched,
+    center,
+    open_page,
+    screenshot_path,
+    settled_center,
+)
 
 GREY_TRUCK = "rgb(138, 147, 163)"
 
@@ -25,23 +33,6 @@ async def until(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition not met in time")
-
-
-async def center(locator: Locator) -> tuple[float, float]:
-    box = await locator.bounding_box()
-    assert box is not None
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-async def settled_center(locator: Locator) -> tuple[float, float]:
-    """Where the marker rests once its glide is over."""
-    last = await center(locator)
-    while True:
-        await asyncio.sleep(0.25)
-        now = await center(locator)
-        if now == last:
-            return now
-        last = now
 
 
 async def live_page(

@@ -9,7 +9,6 @@ tests/screenshots/live-widget-gateway-*.png.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import AsyncIterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Browser, Locator, Route, expect
+from playwright.async_api import Browser, Route, expect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.drivers.city import T0
@@ -25,7 +24,15 @@ from tests.drivers.drivers_support import stop_event
 from tests.live.fake_shop import FakeShop
 from tests.live.fake_tiles import svg_tile
 from tests.live.gateway_support import Delivery, drive, own_delivery
-from tests.live.live_support import _WATCH, DESKTOP, MOBILE, Watched, screenshot_path
+from tests.live.live_support import (
+    _WATCH,
+    DESKTOP,
+    MOBILE,
+    Watched,
+    center,
+    screenshot_path,
+    settled_center,
+)
 from tests.live.widget_support import widget_token
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -66,23 +73,6 @@ async def _open(browser: Browser, url: str, viewport: Any = DESKTOP) -> Watched:
     return watched
 
 
-async def _center(locator: Locator) -> tuple[float, float]:
-    box = await locator.bounding_box()
-    assert box is not None
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-
-async def _settled(locator: Locator) -> tuple[float, float]:
-    """Where the marker rests once its glide is over."""
-    last = await _center(locator)
-    while True:
-        await asyncio.sleep(0.25)
-        now = await _center(locator)
-        if now == last:
-            return now
-        last = now
-
-
 async def _embedded(
     client: TestClient[Any, Any], engine: AsyncEngine, shop: FakeShop
 ) -> tuple[Delivery, str]:
@@ -117,14 +107,14 @@ async def test_the_widget_renders_live_on_the_stores_origin_and_a_ping_moves_the
     )
     assert in_shadow
     truck = page.locator(".lm-truck")
-    home = await _center(page.locator(".lm-dest"))
-    before = await _settled(truck)
+    home = await center(page.locator(".lm-dest"))
+    before = await settled_center(truck)
     await page.screenshot(path=screenshot_path("widget-gateway-before"))
 
     await drive(client, delivery, 500, 30)  # the driver app's ping, through the driver API
 
     await expect(page.locator(".lmw-driver")).to_have_text(re.compile(r"^Your driver is 0\.2 mi"))
-    after = await _settled(truck)
+    after = await settled_center(truck)
     assert math.dist(after, home) < math.dist(before, home) - 20  # it drove toward the door
     await page.screenshot(path=screenshot_path("widget-gateway-after"))
     assert await watched.new_globals() == ["LastmileLive"]
