@@ -13,6 +13,7 @@ from typing import Final
 from aiohttp import web
 
 from gateway.demo.console import say
+from gateway.platform.http.query import is_ascii_digits
 from gateway.store_webhooks.signing import sign
 
 PATH: Final = "/demo/store-webhook"
@@ -25,7 +26,7 @@ async def receive(request: web.Request) -> web.Response:
     stamp = request.headers.get("webhook-timestamp", "")
     given = request.headers.get("webhook-signature", "").split()
     secret = request.app.get(SECRET)
-    if secret is None or not stamp.isdigit():
+    if secret is None or not is_ascii_digits(stamp):
         return web.Response(status=401)
     expected = sign(secret, message_id, int(stamp), body)
     if not any(hmac.compare_digest(expected, signature) for signature in given):

@@ -33,6 +33,7 @@ from gateway.drivers.store_keys import signing_key
 from gateway.platform.appkeys import CLOCK, DB
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
+from gateway.platform.http.query import is_ascii_digits
 from gateway.tenants.auth import require_tenant
 
 TAG = "drivers"
@@ -174,7 +175,7 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not is_ascii_digits(raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise ApiError(400, "invalid_parameter", f"limit: must be 1 to {MAX_PAGE}")
     return int(raw)
 
@@ -193,7 +194,7 @@ def _since(raw: str | None) -> datetime | None:
 def _cursor(raw: str | None) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 19:
+    if not is_ascii_digits(raw) or len(raw) > 19:
         raise ApiError(400, "invalid_parameter", "cursor: not a cursor this API gave out")
     return int(raw)
 

@@ -22,6 +22,7 @@ from gateway.drivers.store_routes import NewRoute, NewStop
 from gateway.platform.appkeys import CLOCK, DB
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
+from gateway.platform.http.query import is_ascii_digits
 from gateway.tenants.auth import require_tenant
 
 TAG = "drivers"
@@ -134,7 +135,7 @@ async def list_routes(request: web.Request) -> web.Response:
     tenant_id = await require_tenant(request)
     states = _states(request.query.get("state", ""))
     raw_limit = request.query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
+    if not is_ascii_digits(raw_limit) or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise ApiError(400, "invalid_parameter", f"limit: must be 1 to {MAX_PAGE}")
     limit = int(raw_limit)
     async with request.app[DB].connect() as conn:

@@ -24,6 +24,7 @@ from gateway.notifications.schemas import NotificationList, NotificationOut
 from gateway.platform.appkeys import DB, RELAY
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation
+from gateway.platform.http.query import is_ascii_digits
 from gateway.platform.metrics import NOTIFICATIONS_OUTCOME_UNKNOWN
 from gateway.shipments import store as shipment_store
 from gateway.tenants.auth import require_tenant
@@ -46,7 +47,7 @@ def _filter(query: Any) -> store.LogFilter:
     if not (shipment_id or status or reason):
         raise ApiError(400, "missing_parameter", "shipment_id, status or reason is required")
     limit_text = query.get("limit", "100").strip()
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+    if not is_ascii_digits(limit_text) or not 1 <= int(limit_text) <= MAX_LIMIT:
         raise ApiError(400, "invalid_parameter", f"limit must be 1 to {MAX_LIMIT}")
     statuses: tuple[NotificationStatus, ...] = ()
     if status:

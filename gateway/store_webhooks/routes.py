@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.platform.appkeys import CLOCK, DB, REDIS, RELAY, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation, read_body
+from gateway.platform.http.query import is_ascii_digits
 from gateway.platform.ids import new_id
 from gateway.platform.names import Job
 from gateway.platform.outbox import add_job
@@ -149,7 +150,7 @@ async def _check_url(request: web.Request, url: str) -> None:
 
 
 def _limit(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ATTEMPTS_LISTED:
+    if not is_ascii_digits(raw) or not 1 <= int(raw) <= MAX_ATTEMPTS_LISTED:
         raise ApiError(400, "invalid_parameter", f"limit must be 1 to {MAX_ATTEMPTS_LISTED}")
     return int(raw)
 

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Final
 
+from gateway.platform.http.query import is_ascii_digits
+
 # Delays after the 1st, 2nd, ... failed attempt (the first attempt is immediate): 8 attempts.
 BACKOFF_S: Final[tuple[float, ...]] = (5, 300, 1800, 7200, 18000, 36000, 36000)
 JITTER: Final = 0.1  # ±10 %, so endpoints that failed together do not retry together
@@ -38,7 +40,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if is_ascii_digits(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -15,6 +15,7 @@ from gateway.domain.moments import OUT_OF_RANGE, Moment
 from gateway.platform.appkeys import CLOCK, DB, REDIS, SETTINGS
 from gateway.platform.http.errors import ApiError, not_found
 from gateway.platform.http.openapi import Operation
+from gateway.platform.http.query import is_ascii_digits
 from gateway.platform.names import LIVE_SHIPMENT_CHANNEL
 from gateway.shipments import store as shipment_store
 from gateway.tenants.auth import require_tenant
@@ -135,7 +136,7 @@ def _since(raw: str | None) -> datetime | None:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return MAX_RATINGS
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RATINGS:
+    if not is_ascii_digits(raw) or not 1 <= int(raw) <= MAX_RATINGS:
         raise ApiError(400, "invalid_parameter", f"limit must be 1 to {MAX_RATINGS}")
     return int(raw)
 
