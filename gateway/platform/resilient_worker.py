@@ -75,8 +75,16 @@ class ResilientWorker(Worker):
         return True
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """arq takes a job slot before asking Redis about a job; give it back if Redis fails."""
+        """arq takes a job slot before asking Redis about a job; give it back if Redis fails.
+
+        Each poll reads the queue's head, which still holds the jobs running here (arq removes
+        a job when it finishes), and arq asks Redis about each with a WATCH round trip or
+        three. Under load that was most of the worker's Redis traffic: a job running in this
+        process is skipped without asking."""
         for job_id in job_ids:
+            running = self.tasks.get(job_id.decode())
+            if running is not None and not running.done():
+                continue
             counted = self.job_counter
             try:
                 await super().start_jobs([job_id])
